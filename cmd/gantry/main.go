@@ -1,0 +1,51 @@
+// Command gantry is the single Gantry binary: the whole stack on one machine,
+// its command-line client, the queue-proxy sidecar and the generators.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type command struct {
+	name  string
+	usage string
+	run   func(ctx context.Context, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"sample-app", "the bundled test/demo app (listens on $PORT)", runSampleApp},
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: gantry COMMAND [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(os.Stderr, "  %-14s %s\n", c.name, c.usage)
+	}
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	for _, c := range commands() {
+		if c.name == os.Args[1] {
+			if err := c.run(ctx, os.Args[2:]); err != nil {
+				fmt.Fprintf(os.Stderr, "gantry %s: %v\n", c.name, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "gantry: unknown command %q\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}
