@@ -18,6 +18,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"up", "run the whole stack on this machine", runUp},
+		{"apply", "apply Knative Service/Route/DomainMapping/ConfigMap YAML (-f FILE|-)", runApply},
+		{"get", "list or show services, configurations, revisions, routes, domainmappings", runGet},
+		{"delete", "delete an object: gantry delete KIND NAME [-n NS]", runDelete},
+		{"queue-proxy", "the per-instance sidecar; configured like Knative's, by environment", runQueueProxy},
 		{"sample-app", "the bundled test/demo app (listens on $PORT)", runSampleApp},
 	}
 }

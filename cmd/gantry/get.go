@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller/reconcile"
+	"sigs.k8s.io/yaml"
+)
+
+func runGet(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	ns := fs.String("n", "default", "namespace")
+	all := fs.Bool("A", false, "all namespaces")
+	out := fs.String("o", "table", "output: table, yaml or json")
+	server := fs.String("server", defaultServer(), "address of `gantry up`'s API")
+	if err := fs.Parse(reorder(args, map[string]bool{"n": true, "o": true, "server": true})); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return errors.New("usage: gantry get services|configurations|revisions|routes|domainmappings [NAME] [-n NS] [-o table|yaml|json]")
+	}
+	kind, ok := api.KindForResource(fs.Arg(0))
+	if !ok {
+		return fmt.Errorf("unknown resource %q (want services, configurations, revisions, routes, domainmappings)", fs.Arg(0))
+	}
+	if *out != "table" && *out != "yaml" && *out != "json" {
+		return fmt.Errorf("-o %s: want table, yaml or json", *out)
+	}
+	c := newClient(*server)
+	var items []json.RawMessage
+	if fs.NArg() == 2 {
+		var one json.RawMessage
+		if err := c.do(ctx, http.MethodGet, "/api/v1/"+url.PathEscape(fs.Arg(0))+"/"+url.PathEscape(*ns)+"/"+url.PathEscape(fs.Arg(1)), nil, &one); err != nil {
+			return err
+		}
+		items = append(items, one)
+	} else {
+		q := url.Values{}
+		if !*all {
+			q.Set("namespace", *ns)
+		}
+		var list struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if err := c.do(ctx, http.MethodGet, "/api/v1/"+url.PathEscape(fs.Arg(0))+"?"+q.Encode(), nil, &list); err != nil {
+			return err
+		}
+		items = list.Items
+	}
+	return printObjects(os.Stdout, kind, items, *out, fs.NArg() == 2, *all)
+}
+
+func printObjects(w io.Writer, kind string, items []json.RawMessage, format string, single, allNS bool) error {
+	switch format {
+	case "json":
+		var v any = items
+		if single {
+			v = items[0]
+		} else {
+			v = map[string]any{"apiVersion": "v1", "kind": "List", "items": items}
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, string(b))
+		return err
+	case "yaml":
+		for i, raw := range items {
+			b, err := yaml.JSONToYAML(raw)
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				fmt.Fprintln(w, "---")
+			}
+			w.Write(b)
+		}
+		return nil
+	}
+	if len(items) == 0 {
+		fmt.Fprintf(os.Stderr, "No %s found.\n", strings.ToLower(kind)+"s")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	defer tw.Flush()
+	now := time.Now()
+	row := func(ns string, cols ...string) {
+		if allNS {
+			cols = append([]string{ns}, cols...)
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	header := func(cols ...string) {
+		if allNS {
+			cols = append([]string{"NAMESPACE"}, cols...)
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	for i, raw := range items {
+		o, err := api.New(kind)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, o); err != nil {
+			return fmt.Errorf("decode %s: %w", kind, err)
+		}
+		age := humanAge(now, o.GetCreationTimestamp().Time)
+		switch v := o.(type) {
+		case *api.Service:
+			if i == 0 {
+				header("NAME", "URL", "LATEST", "READY", "AGE", "REASON")
+			}
+			st, reason := readyOf(v.Status.Conditions)
+			row(v.Namespace, v.Name, v.Status.URL, dash(v.Status.LatestReadyRevisionName), st, age, reason)
+		case *api.Configuration:
+			if i == 0 {
+				header("NAME", "LATESTCREATED", "LATESTREADY", "READY", "AGE", "REASON")
+			}
+			st, reason := readyOf(v.Status.Conditions)
+			row(v.Namespace, v.Name, dash(v.Status.LatestCreatedRevisionName), dash(v.Status.LatestReadyRevisionName), st, age, reason)
+		case *api.Revision:
+			if i == 0 {
+				header("NAME", "SERVICE", "GENERATION", "READY", "ACTUAL", "DESIRED", "AGE", "REASON")
+			}
+			st, reason := readyOf(v.Status.Conditions)
+			row(v.Namespace, v.Name, dash(v.Labels[api.LabelService]), dash(v.Labels[api.LabelConfigurationGen]), st,
+				replicas(v.Status.ActualReplicas), replicas(v.Status.DesiredReplicas), age, reason)
+		case *api.Route:
+			if i == 0 {
+				header("NAME", "URL", "READY", "TRAFFIC", "AGE", "REASON")
+			}
+			st, reason := readyOf(v.Status.Conditions)
+			row(v.Namespace, v.Name, v.Status.URL, st, trafficSummary(v.Status.Traffic), age, reason)
+		case *api.DomainMapping:
+			if i == 0 {
+				header("NAME", "URL", "READY", "KSVC", "AGE", "REASON")
+			}
+			st, reason := readyOf(v.Status.Conditions)
+			row(v.Namespace, v.Name, v.Status.URL, st, v.Spec.Ref.Name, age, reason)
+		default:
+			if i == 0 {
+				header("NAME", "AGE")
+			}
+			row(o.GetNamespace(), o.GetName(), age)
+		}
+	}
+	return nil
+}
+
+func readyOf(conds []api.Condition) (string, string) {
+	c := reconcile.GetCondition(conds, api.ConditionReady)
+	if c == nil {
+		return "Unknown", ""
+	}
+	return string(c.Status), c.Reason
+}
+
+func trafficSummary(ts []api.TrafficTarget) string {
+	var parts []string
+	for _, t := range ts {
+		p := int64(0)
+		if t.Percent != nil {
+			p = *t.Percent
+		}
+		s := strconv.FormatInt(p, 10) + "% " + t.RevisionName
+		if t.Tag != "" {
+			s += " #" + t.Tag
+		}
+		parts = append(parts, s)
+	}
+	return dash(strings.Join(parts, ", "))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func replicas(p *int32) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.Itoa(int(*p))
+}
+
+func humanAge(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 2*time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s"
+	case d < 2*time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}

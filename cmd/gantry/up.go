@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller"
+	"github.com/gantry-dev/gantry/controller/local"
+	"github.com/gantry-dev/gantry/gateway"
+	"github.com/gantry-dev/gantry/store"
+	"github.com/gantry-dev/gantry/ui"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+type upFlags struct {
+	stateDir, gatewayAddr, uiAddr, domain string
+	demo                                  bool
+}
+
+func runUp(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	var f upFlags
+	fs.StringVar(&f.stateDir, "state-dir", "./.gantry", "directory for the store, metrics and instance logs")
+	fs.StringVar(&f.gatewayAddr, "gateway-addr", "127.0.0.1:8080", "address the gateway serves requests on")
+	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:8090", "address of the UI and API")
+	fs.StringVar(&f.domain, "domain", "localhost", "default domain of service hosts")
+	fs.BoolVar(&f.demo, "demo", false, "also deploy the sample app with two revisions and light traffic")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return up(ctx, f)
+}
+
+func up(ctx context.Context, f upFlags) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
+		return fmt.Errorf("state dir %s: %w", f.stateDir, err)
+	}
+	// Bind both addresses first: a port in use fails before anything starts.
+	gwLn, err := net.Listen("tcp", f.gatewayAddr)
+	if err != nil {
+		return fmt.Errorf("--gateway-addr %s: %w", f.gatewayAddr, err)
+	}
+	defer gwLn.Close()
+	uiLn, err := net.Listen("tcp", f.uiAddr)
+	if err != nil {
+		return fmt.Errorf("--ui-addr %s: %w", f.uiAddr, err)
+	}
+	defer uiLn.Close()
+	gwPort := gwLn.Addr().(*net.TCPAddr).Port
+
+	st, err := store.Open(f.stateDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime")})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg})
+	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Domain: f.domain,
+		GatewayPort: gwPort, Logger: log.With("component", "controller"), Registry: reg})
+
+	api := ui.New(ui.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
+		Instances: func(ns, rev string) any { return rt.Instances(ns, rev) },
+		SDTargets: sdTargets(st, rt, uiLn.Addr().String())})
+
+	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	uiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	go func() { errc <- serve(gwSrv, gwLn, "gateway") }()
+	go func() { errc <- serve(uiSrv, uiLn, "ui") }()
+	ctlDone := make(chan struct{})
+	go func() { defer close(ctlDone); errc <- ctl.Run(runCtx) }()
+	demoDone := make(chan struct{})
+	if f.demo {
+		go func() { defer close(demoDone); runDemo(runCtx, log, st, ctl, gwLn.Addr().String(), f.domain) }()
+	} else {
+		close(demoDone)
+	}
+	log.Info("gantry is up", "gateway", "http://"+gwLn.Addr().String(), "ui", "http://"+uiLn.Addr().String(),
+		"stateDir", f.stateDir, "try", "curl -H 'Host: hello.default."+f.domain+"' http://"+gwLn.Addr().String())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	log.Info("shutting down")
+	cancel()
+	<-ctlDone
+	<-demoDone
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	_ = uiSrv.Shutdown(sctx)
+	_ = gwSrv.Shutdown(sctx)
+	if err := rt.Close(); err != nil {
+		log.Error("stop instances", "err", err)
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func serve(srv *http.Server, ln net.Listener, name string) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s server: %w", name, err)
+	}
+	return nil
+}
+
+// sdTargets lists the stack's scrape targets for Prometheus HTTP service discovery.
+func sdTargets(st *store.Store, rt *local.Runtime, self string) func() []ui.SDTarget {
+	return func() []ui.SDTarget {
+		out := []ui.SDTarget{{Targets: []string{self}, Labels: map[string]string{"job": "gantry", "component": "control-plane"}}}
+		revs, err := st.List(api.KindRevision, "")
+		if err != nil {
+			return out
+		}
+		for _, o := range revs {
+			for _, in := range rt.Instances(o.GetNamespace(), o.GetName()) {
+				if in.Ports.Metrics == 0 {
+					continue
+				}
+				labels := map[string]string{"job": "queue-proxy", "namespace": o.GetNamespace(), "revision": o.GetName(), "pod": in.Name}
+				out = append(out, ui.SDTarget{Targets: []string{"127.0.0.1:" + strconv.Itoa(in.Ports.Metrics)}, Labels: labels})
+			}
+		}
+		return out
+	}
+}
+

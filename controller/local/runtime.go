@@ -1,0 +1,233 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller/reconcile"
+)
+
+// Options configures the runtime.
+type Options struct {
+	StateDir string // logs go to StateDir/logs/NAMESPACE/REVISION/
+	// Binary is the gantry executable, run as `gantry queue-proxy` and
+	// `gantry sample-app`.
+	Binary           string
+	Logger           *slog.Logger
+	DrainQuietPeriod time.Duration // queue-proxy drain quiet period; default 1s
+	ProgressDeadline time.Duration // time an instance has to become ready; default 120s
+}
+
+// Runtime runs revision instances as local processes.
+type Runtime struct {
+	opts Options
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	changes chan struct{}
+
+	mu   sync.Mutex
+	revs map[string]*revState
+}
+
+type revState struct {
+	rev       *api.Revision
+	instances []*instance
+}
+
+// New returns a runtime; Close stops every process it started.
+func New(o Options) (*Runtime, error) {
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("local runtime: find the gantry binary: %w", err)
+		}
+		o.Binary = exe
+	}
+	if o.DrainQuietPeriod <= 0 {
+		o.DrainQuietPeriod = time.Second
+	}
+	if o.ProgressDeadline <= 0 {
+		o.ProgressDeadline = 120 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Runtime{opts: o, log: o.Logger, ctx: ctx, cancel: cancel,
+		changes: make(chan struct{}, 1), revs: map[string]*revState{}}, nil
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+// Changes signals (coalesced) whenever an instance changes readiness.
+func (r *Runtime) Changes() <-chan struct{} { return r.changes }
+
+func (r *Runtime) notify() {
+	select {
+	case r.changes <- struct{}{}:
+	default:
+	}
+}
+
+// Ensure runs scale instances of rev, starting or stopping instances as needed.
+func (r *Runtime) Ensure(rev *api.Revision, scale int) error {
+	if r.ctx.Err() != nil {
+		return fmt.Errorf("local runtime: closed")
+	}
+	k := key(rev.Namespace, rev.Name)
+	r.mu.Lock()
+	rs := r.revs[k]
+	if rs == nil {
+		rs = &revState{rev: rev.DeepCopy()}
+		r.revs[k] = rs
+	}
+	var stop []*instance
+	for len(rs.instances) < scale {
+		in, err := r.newInstance(rs.rev)
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		rs.instances = append(rs.instances, in)
+	}
+	if len(rs.instances) > scale {
+		stop = rs.instances[scale:]
+		rs.instances = rs.instances[:scale:scale]
+	}
+	r.mu.Unlock()
+	r.stopAll(stop)
+	return nil
+}
+
+func (r *Runtime) newInstance(rev *api.Revision) (*instance, error) {
+	dir := filepath.Join(r.opts.StateDir, "logs", rev.Namespace, rev.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("local runtime: %w", err)
+	}
+	name := rev.Name + "-" + suffix()
+	ctx, cancel := context.WithCancel(r.ctx)
+	in := &instance{name: name, rev: rev, rt: r, cancel: cancel, done: make(chan struct{}),
+		logPath: filepath.Join(dir, name+".log"), qpLog: filepath.Join(dir, name+".queue-proxy.log"), started: time.Now()}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		in.run(ctx)
+	}()
+	return in, nil
+}
+
+func suffix() string {
+	const letters = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, 5)
+	rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
+}
+
+// stopAll stops instances without waiting: they are already out of the
+// endpoints, and their queue-proxies drain what is in flight. Close waits.
+func (r *Runtime) stopAll(ins []*instance) {
+	for _, in := range ins {
+		in.cancel()
+	}
+	if len(ins) > 0 {
+		r.notify()
+	}
+}
+
+// Retain stops every revision whose key ("namespace/name") is not in keep.
+func (r *Runtime) Retain(keep map[string]bool) {
+	var stop []*instance
+	r.mu.Lock()
+	for k, rs := range r.revs {
+		if !keep[k] {
+			stop = append(stop, rs.instances...)
+			delete(r.revs, k)
+		}
+	}
+	r.mu.Unlock()
+	r.stopAll(stop)
+}
+
+// Observe reports a revision's instances to the reconciler.
+func (r *Runtime) Observe(ns, name string) reconcile.Observed {
+	r.mu.Lock()
+	rs := r.revs[key(ns, name)]
+	var ins []*instance
+	if rs != nil {
+		ins = append(ins, rs.instances...)
+	}
+	r.mu.Unlock()
+	obs := reconcile.Observed{Desired: len(ins), LogURL: "file://" + filepath.Join(r.opts.StateDir, "logs", ns, name)}
+	failed := 0
+	for _, in := range ins {
+		i := in.info()
+		if i.Ready {
+			obs.Ready++
+		} else if i.Reason != "" {
+			failed++
+			obs.Reason, obs.Message = i.Reason, i.Message
+		}
+	}
+	obs.Failed = obs.Ready == 0 && failed > 0
+	return obs
+}
+
+// Instances lists a revision's instances.
+func (r *Runtime) Instances(ns, name string) []InstanceInfo {
+	r.mu.Lock()
+	rs := r.revs[key(ns, name)]
+	var out []InstanceInfo
+	if rs != nil {
+		for _, in := range rs.instances {
+			out = append(out, in.info())
+		}
+	}
+	r.mu.Unlock()
+	return out
+}
+
+// Endpoints returns the ready queue-proxy addresses of every revision.
+func (r *Runtime) Endpoints() map[string][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][]string, len(r.revs))
+	for k, rs := range r.revs {
+		for _, in := range rs.instances {
+			if i := in.info(); i.Ready {
+				out[k] = append(out[k], i.Address)
+			}
+		}
+		sort.Strings(out[k])
+	}
+	return out
+}
+
+// Close stops every instance and waits for their processes to exit.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	var all []*instance
+	for _, rs := range r.revs {
+		all = append(all, rs.instances...)
+	}
+	r.revs = map[string]*revState{}
+	r.mu.Unlock()
+	r.cancel()
+	r.stopAll(all)
+	r.wg.Wait()
+	return nil
+}

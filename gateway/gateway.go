@@ -1,0 +1,162 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configures a Gateway. The zero value is valid.
+type Options struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer // nil: metrics are not registered
+}
+
+// Gateway routes requests by Host to revision instances.
+type Gateway struct {
+	table     atomic.Pointer[Table]
+	endpoints atomic.Pointer[map[string]*endpointSet]
+	proxy     *httputil.ReverseProxy
+	log       *slog.Logger
+
+	routingErrors                             *prometheus.CounterVec
+	errUnknownHost, errNoEndpoint, errBackend prometheus.Counter
+	lastBackendErr                            atomic.Int64 // unix nanos, to log once per burst
+}
+
+type ctxKey struct{}
+
+// New returns a gateway with an empty table.
+func New(o Options) *Gateway {
+	g := &Gateway{log: o.Logger}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	g.table.Store(&Table{hosts: map[string]*hostRoute{}})
+	empty := map[string]*endpointSet{}
+	g.endpoints.Store(&empty)
+	g.routingErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gantry_gateway_routing_errors_total",
+		Help: "Requests the gateway could not route, by reason.",
+	}, []string{"reason"})
+	g.errUnknownHost = g.routingErrors.WithLabelValues("unknown_host")
+	g.errNoEndpoint = g.routingErrors.WithLabelValues("no_ready_instance")
+	g.errBackend = g.routingErrors.WithLabelValues("backend_error")
+	if o.Registry != nil {
+		o.Registry.MustRegister(g.routingErrors)
+	}
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1000,
+		MaxIdleConnsPerHost:   100,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+		ExpectContinueTimeout: time.Second,
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			addr, _ := pr.In.Context().Value(ctxKey{}).(string)
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = addr
+			pr.Out.Host = pr.In.Host // the app sees the host the client asked for
+			pr.SetXForwarded()
+		},
+		Transport:     transport,
+		FlushInterval: -1, // stream every write: server-sent events, long polls
+		ErrorHandler:  g.backendError,
+	}
+	return g
+}
+
+// SetTable swaps in a new route table.
+func (g *Gateway) SetTable(t *Table) { g.table.Store(t) }
+
+// Table returns the current route table.
+func (g *Gateway) Table() *Table { return g.table.Load() }
+
+// SetEndpoints swaps in the ready addresses of every revision. Round-robin
+// positions of revisions whose addresses did not change are kept.
+func (g *Gateway) SetEndpoints(e Endpoints) {
+	old := *g.endpoints.Load()
+	m := make(map[string]*endpointSet, len(e))
+	for k, addrs := range e {
+		if o, ok := old[k]; ok && equalStrings(o.addrs, addrs) {
+			m[k] = o
+			continue
+		}
+		m[k] = &endpointSet{addrs: append([]string(nil), addrs...)}
+	}
+	g.endpoints.Store(&m)
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hr, ok := g.table.Load().lookup(r.Host)
+	if !ok {
+		g.errUnknownHost.Inc()
+		http.Error(w, "gantry: no service for host "+quote(r.Host), http.StatusNotFound)
+		return
+	}
+	tg, ok := hr.pickRandom()
+	if !ok {
+		g.errNoEndpoint.Inc()
+		http.Error(w, "gantry: route "+hr.entry.Namespace+"/"+hr.entry.Route+" has no traffic targets", http.StatusServiceUnavailable)
+		return
+	}
+	set := (*g.endpoints.Load())[EndpointKey(tg.Namespace, tg.Revision)]
+	var addr string
+	if set != nil {
+		addr, ok = set.pick()
+	}
+	if set == nil || !ok {
+		g.errNoEndpoint.Inc()
+		http.Error(w, "gantry: revision "+tg.Namespace+"/"+tg.Revision+" has no ready instance", http.StatusServiceUnavailable)
+		return
+	}
+	if tg.Tag != "" {
+		r.Header.Set("Knative-Serving-Tag", tg.Tag)
+	} else {
+		r.Header.Del("Knative-Serving-Tag")
+	}
+	r.Header.Set("Knative-Serving-Revision", tg.Revision)
+	r.Header.Set("Knative-Serving-Namespace", tg.Namespace)
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, addr)))
+}
+
+func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away; nothing to answer
+	}
+	g.errBackend.Inc()
+	now := time.Now().UnixNano()
+	if last := g.lastBackendErr.Load(); now-last > int64(time.Second) && g.lastBackendErr.CompareAndSwap(last, now) {
+		g.log.Warn("backend request failed", "host", r.Host, "backend", r.URL.Host, "err", err)
+	}
+	http.Error(w, "gantry: revision instance unreachable", http.StatusBadGateway)
+}
+
+func quote(s string) string {
+	if len(s) > 256 {
+		s = s[:256]
+	}
+	return "\"" + s + "\""
+}

@@ -1,0 +1,294 @@
+package queueproxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// fastClient is a minimal HTTP/1.1 client for the common case: a request
+// without a body, forwarded on a pooled keep-alive connection and answered
+// in the handler's own goroutine. http.Transport needs two goroutines per
+// connection and channel hand-offs per request; skipping them is most of
+// the proxy's overhead. Everything else goes through httputil.ReverseProxy.
+type fastClient struct {
+	addr   string
+	idle   chan *appConn
+	dialer net.Dialer
+}
+
+type appConn struct {
+	c  net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+func newFastClient(addr string, maxIdle int) *fastClient {
+	return &fastClient{addr: addr, idle: make(chan *appConn, maxIdle),
+		dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}}
+}
+
+// fastEligible: no body, no upgrade, no Expect, idempotent (safe to retry on
+// a keep-alive connection the app closed meanwhile).
+func fastEligible(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.Body != http.NoBody && r.Body != nil {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete:
+	default:
+		return false
+	}
+	h := r.Header
+	if _, ok := h["Upgrade"]; ok {
+		return false
+	}
+	if _, ok := h["Expect"]; ok {
+		return false
+	}
+	return true
+}
+
+func (f *fastClient) get(ctx context.Context) (*appConn, bool, error) {
+	select {
+	case ac := <-f.idle:
+		return ac, true, nil
+	default:
+	}
+	c, err := f.dialer.DialContext(ctx, "tcp", f.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &appConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 4096)}, false, nil
+}
+
+func (f *fastClient) put(ac *appConn) {
+	select {
+	case f.idle <- ac:
+	default:
+		ac.c.Close()
+	}
+}
+
+// closeIdle closes pooled connections (at shutdown).
+func (f *fastClient) closeIdle() {
+	for {
+		select {
+		case ac := <-f.idle:
+			ac.c.Close()
+		default:
+			return
+		}
+	}
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// do forwards r and copies the response to rw. An error means no response
+// header was written; failures after that abort the response.
+func (f *fastClient) do(ctx context.Context, rw *respWriter, r *http.Request) error {
+	for attempt := 0; ; attempt++ {
+		ac, reused, err := f.get(ctx)
+		if err != nil {
+			return err
+		}
+		// Make blocking I/O notice the end of ctx (timeouts, client gone).
+		stop := context.AfterFunc(ctx, func() { ac.c.SetDeadline(aLongTimeAgo) })
+		resp, err := f.roundTrip(ac, r)
+		if err != nil {
+			stop()
+			ac.c.Close()
+			if reused && attempt == 0 && ctx.Err() == nil {
+				continue // the app closed an idle connection: retry on a new one
+			}
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return ctxErr
+			}
+			return err
+		}
+		ok := copyResponse(rw, resp, ac.br)
+		if !stop() || !ok || resp.Close {
+			ac.c.Close()
+			resp.Body.Close()
+			if !ok {
+				panic(http.ErrAbortHandler)
+			}
+			return nil
+		}
+		f.put(ac)
+		return nil
+	}
+}
+
+func (f *fastClient) roundTrip(ac *appConn, r *http.Request) (*http.Response, error) {
+	writeRequestHead(ac.bw, r)
+	if err := ac.bw.Flush(); err != nil {
+		return nil, err
+	}
+	for {
+		resp, err := http.ReadResponse(ac.br, r)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("unexpected 101 Switching Protocols")
+		case resp.StatusCode < 200:
+			continue // informational responses are not forwarded
+		}
+		return resp, nil
+	}
+}
+
+// writeRequestHead writes an HTTP/1.1 request head with r's method, target,
+// Host and end-to-end headers.
+func writeRequestHead(bw *bufio.Writer, r *http.Request) {
+	uri := r.RequestURI
+	if uri == "" || uri[0] != '/' && uri != "*" {
+		uri = r.URL.RequestURI()
+	}
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(r.Host)
+	bw.WriteString("\r\n")
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if isHopHeader(k) || listedIn(conn, k) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	bw.WriteString("\r\n")
+}
+
+// copyResponse writes resp to rw; false means the body could not be fully
+// relayed (the connection to the app must be dropped and the response aborted).
+func copyResponse(rw *respWriter, resp *http.Response, br *bufio.Reader) bool {
+	dst := rw.Header()
+	conn := resp.Header["Connection"]
+	for k, vv := range resp.Header {
+		if isHopHeader(k) || listedIn(conn, k) {
+			continue
+		}
+		dst[k] = vv
+	}
+	if len(resp.Trailer) > 0 {
+		for k := range resp.Trailer {
+			dst.Add("Trailer", k)
+		}
+	}
+	echoTraceparent(resp.Request.Header, dst)
+	rw.WriteHeader(resp.StatusCode)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	streaming := resp.ContentLength < 0
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := rw.Write(buf[:n]); werr != nil {
+				return false
+			}
+			// An unknown-length body may be a stream: flush whenever the app
+			// has nothing more buffered.
+			if streaming && br.Buffered() == 0 {
+				rw.Flush()
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false
+		}
+	}
+	for k, vv := range resp.Trailer {
+		dst[k] = vv
+	}
+	return true
+}
+
+// hopHeaders are connection-specific and never forwarded (RFC 9110 §7.6.1).
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+func listedIn(conn []string, k string) bool {
+	for _, v := range conn {
+		if containsToken(v, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsToken reports whether the comma-separated list v holds token k,
+// compared case-insensitively.
+func containsToken(v, k string) bool {
+	for len(v) > 0 {
+		i := 0
+		for i < len(v) && v[i] != ',' {
+			i++
+		}
+		tok := trimOWS(v[:i])
+		if len(tok) == len(k) && equalFold(tok, k) {
+			return true
+		}
+		if i == len(v) {
+			break
+		}
+		v = v[i+1:]
+	}
+	return false
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func equalFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// bufPool shares 32 KiB copy buffers between the fast path and ReverseProxy.
+type bufPool struct{}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufPool) Get() []byte  { return *copyBufs.Get().(*[]byte) }
+func (bufPool) Put(b []byte) { copyBufs.Put(&b) }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every Gantry test. Installs what the tests need first (Debian packages
+# via apt-get, Go modules via the module proxy), so a fresh Debian machine
+# with Go needs nothing else.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests use: promtool (prometheus) for alert rules,
+# Chromium for the UI's browser tests.
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if ((${#need[@]})); then
+  echo "test.sh: installing ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Tools found above are required from here on: a missing one fails its tests.
+export GANTRY_REQUIRE_TOOLS=1
+
+go mod download
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 25m "$@" ./...

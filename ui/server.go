@@ -1,0 +1,213 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller"
+	"github.com/gantry-dev/gantry/store"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxApplyBytes bounds an apply request body.
+const maxApplyBytes = 8 << 20
+
+// SDTarget is one group of Prometheus HTTP service discovery.
+type SDTarget struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// Options configures the server. Store and Config are required.
+type Options struct {
+	Store    *store.Store
+	Config   func() *api.Config
+	Gatherer prometheus.Gatherer // control-plane metrics on /metrics
+	// SDTargets lists scrape targets for /api/v1/sd.
+	SDTargets func() []SDTarget
+	// Instances lists a revision's instances for /api/v1/revisions/NS/NAME/instances.
+	Instances func(namespace, revision string) any
+	Logger    *slog.Logger
+}
+
+type server struct{ o Options }
+
+// New returns the API and UI handler.
+func New(o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{o: o}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.POST("/api/v1/apply", s.apply)
+	e.GET("/api/v1/sd", s.sd)
+	e.GET("/api/v1/:resource", s.list)
+	e.GET("/api/v1/:resource/:namespace/:name", s.get)
+	e.GET("/api/v1/revisions/:namespace/:name/instances", s.instances)
+	e.DELETE("/api/v1/:resource/:namespace/:name", s.delete)
+	if o.Gatherer != nil {
+		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
+	}
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/", s.index)
+	return e
+}
+
+// apiError is the one JSON shape of every API error.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// errorHandler maps errors to HTTP statuses in one place.
+func (s *server) errorHandler(err error, c echo.Context) {
+	code, msg := http.StatusInternalServerError, err.Error()
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		code, msg = he.Code, fmt.Sprint(he.Message)
+	case errors.Is(err, controller.ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, store.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, store.ErrConflict):
+		code = http.StatusConflict
+	}
+	if code >= 500 {
+		s.o.Logger.Error("api request failed", "path", c.Path(), "err", err)
+	}
+	if !c.Response().Committed {
+		_ = c.JSON(code, apiError{Error: msg})
+	}
+}
+
+type applyResponse struct {
+	Results []controller.Applied `json:"results"`
+}
+
+func (s *server) apply(c echo.Context) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxApplyBytes+1))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "read body: "+err.Error())
+	}
+	if len(body) > maxApplyBytes {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("manifest larger than %d bytes", maxApplyBytes))
+	}
+	objs, err := api.Decode(strings.NewReader(string(body)))
+	if err != nil {
+		return fmt.Errorf("%w: %v", controller.ErrInvalid, err)
+	}
+	res, err := controller.Apply(s.o.Store, s.o.Config(), objs)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, applyResponse{Results: res})
+}
+
+func kindParam(c echo.Context) (string, error) {
+	k, ok := api.KindForResource(c.Param("resource"))
+	if !ok {
+		return "", echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("unknown resource %q (want services, configurations, revisions, routes, domainmappings, configmaps)", c.Param("resource")))
+	}
+	return k, nil
+}
+
+type listResponse struct {
+	Items []api.Object `json:"items"`
+}
+
+func (s *server) list(c echo.Context) error {
+	kind, err := kindParam(c)
+	if err != nil {
+		return err
+	}
+	items, err := s.o.Store.List(kind, c.QueryParam("namespace"))
+	if err != nil {
+		return err
+	}
+	if sel := c.QueryParam("labelSelector"); sel != "" {
+		items = filterLabels(items, sel)
+	}
+	if items == nil {
+		items = []api.Object{}
+	}
+	return c.JSON(http.StatusOK, listResponse{Items: items})
+}
+
+// filterLabels keeps objects matching every k=v of sel.
+func filterLabels(items []api.Object, sel string) []api.Object {
+	var out []api.Object
+next:
+	for _, o := range items {
+		for _, kv := range strings.Split(sel, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			if o.GetLabels()[strings.TrimSpace(k)] != strings.TrimSpace(v) {
+				continue next
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func (s *server) get(c echo.Context) error {
+	kind, err := kindParam(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.o.Store.Get(kind, c.Param("namespace"), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+func (s *server) instances(c echo.Context) error {
+	if _, err := s.o.Store.Get(api.KindRevision, c.Param("namespace"), c.Param("name")); err != nil {
+		return err
+	}
+	var v any = []any{}
+	if s.o.Instances != nil {
+		v = s.o.Instances(c.Param("namespace"), c.Param("name"))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"items": v})
+}
+
+func (s *server) delete(c echo.Context) error {
+	kind, err := kindParam(c)
+	if err != nil {
+		return err
+	}
+	if kind == api.KindRevision || kind == api.KindConfiguration || kind == api.KindRoute {
+		// Objects a Service owns come back on the next pass; say so instead.
+		if o, err := s.o.Store.Get(kind, c.Param("namespace"), c.Param("name")); err == nil {
+			if len(o.GetOwnerReferences()) > 0 && kind != api.KindRevision {
+				ref := o.GetOwnerReferences()[0]
+				return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("%s %s/%s is owned by %s %q: delete that instead", kind, c.Param("namespace"), c.Param("name"), ref.Kind, ref.Name))
+			}
+		}
+	}
+	if err := s.o.Store.Delete(kind, c.Param("namespace"), c.Param("name")); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"deleted": kind + " " + c.Param("namespace") + "/" + c.Param("name")})
+}
+
+func (s *server) sd(c echo.Context) error {
+	var t []SDTarget
+	if s.o.SDTargets != nil {
+		t = s.o.SDTargets()
+	}
+	if t == nil {
+		t = []SDTarget{}
+	}
+	return c.JSON(http.StatusOK, t)
+}
