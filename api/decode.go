@@ -58,6 +58,10 @@ func decodeOne(raw []byte) ([]Object, error) {
 		return nil, fmt.Errorf("not an object: %w", err)
 	}
 	if tn.Kind == "" {
+		if tn.Metadata.Name != "" {
+			// Name the object, so the user can find it in a long file.
+			return nil, fmt.Errorf("object %q: missing field(s): kind", tn.Metadata.Name)
+		}
 		return nil, errors.New("missing field(s): kind")
 	}
 	if tn.APIVersion == "" {

@@ -161,3 +161,5 @@ func readAll(resp *http.Response) ([]byte, error) {
 		}
 	}
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
