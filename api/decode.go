@@ -8,8 +8,8 @@ import (
 	"io"
 	"strings"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // maxDocumentBytes bounds one YAML/JSON document so a bad file cannot exhaust memory.

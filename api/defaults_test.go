@@ -73,8 +73,8 @@ func TestSetDefaultsService(t *testing.T) {
 		},
 		in: ServiceSpec{
 			ConfigurationSpec: ConfigurationSpec{Template: RevisionTemplateSpec{Spec: RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{
-				Command: []string{"./server"},
-				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}},
+				Command:        []string{"./server"},
+				Resources:      corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}},
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz"}}, PeriodSeconds: 5},
 			}}}}}},
 			RouteSpec: RouteSpec{Traffic: []TrafficTarget{{RevisionName: "hello-00001", Percent: new(int64(50))}, {Percent: new(int64(50)), Tag: "latest"}, {RevisionName: "hello-00002"}}},

@@ -75,6 +75,9 @@ func validateService(s *Service, cfg *Config) *FieldError {
 		Also(validateRolloutDuration(s.Annotations).ViaField("annotations")).
 		ViaField("metadata")
 	errs = errs.Also(validateTemplate(&s.Spec.Template, s.ObjectMeta, cfg).ViaField("spec.template"))
+	if len(s.Spec.Traffic) == 0 {
+		return errs // SetDefaults sends all traffic to the latest revision
+	}
 	return errs.Also(validateTraffic(s.Spec.Traffic, true).ViaField("spec.traffic"))
 }
 

@@ -467,7 +467,8 @@ var imageReference = func() *regexp.Regexp {
 // Gantry does not pull it; an image that cannot run locally is reported in
 // the revision's status, but a malformed one is a typo worth rejecting.
 func checkImageReference(image string) error {
-	if len(image) > 255+128+80 || !imageReference.MatchString(image) {
+	const maxImageReference = 512 // name (255) + tag (128) + a sha512 digest, with room to spare
+	if len(image) > maxImageReference || !imageReference.MatchString(image) {
 		return fmt.Errorf("could not parse reference: %s", image)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,9 +73,11 @@ func TestValidateService(t *testing.T) {
 		mutate: func(s *Service) { s.Annotations = map[string]string{AnnotationRolloutDuration: "CLXXXIIIs"} },
 		want:   "invalid value: CLXXXIIIs: metadata.annotations.serving.knative.dev/rollout-duration",
 	}, {
-		name:   "progress deadline precision",
-		mutate: func(s *Service) { s.Spec.Template.Annotations = map[string]string{AnnotationProgressDeadline: "1500ms"} },
-		want:   "progress-deadline=1500ms is not at second precision: spec.template.metadata.annotations.serving.knative.dev/progress-deadline",
+		name: "progress deadline precision",
+		mutate: func(s *Service) {
+			s.Spec.Template.Annotations = map[string]string{AnnotationProgressDeadline: "1500ms"}
+		},
+		want: "progress-deadline=1500ms is not at second precision: spec.template.metadata.annotations.serving.knative.dev/progress-deadline",
 	}, {
 		name:   "timeout above max",
 		mutate: func(s *Service) { s.Spec.Template.Spec.TimeoutSeconds = new(int64(900)) },
@@ -188,13 +191,17 @@ func TestValidateService(t *testing.T) {
 		mutate: func(s *Service) { (*containers(s))[0].Ports = []corev1.ContainerPort{{ContainerPort: 8012}} },
 		want:   "invalid value: 8012 is a reserved port: spec.template.spec.containers[0].ports.containerPort\n8012 is a reserved port, please use a different value",
 	}, {
-		name:   "port name",
-		mutate: func(s *Service) { (*containers(s))[0].Ports = []corev1.ContainerPort{{Name: "grpc", ContainerPort: 8080}} },
-		want:   "Port name grpc is not allowed: spec.template.spec.containers[0].ports\nName must be empty, or one of: 'h2c', 'http1'",
+		name: "port name",
+		mutate: func(s *Service) {
+			(*containers(s))[0].Ports = []corev1.ContainerPort{{Name: "grpc", ContainerPort: 8080}}
+		},
+		want: "Port name grpc is not allowed: spec.template.spec.containers[0].ports\nName must be empty, or one of: 'h2c', 'http1'",
 	}, {
-		name:   "reserved env var",
-		mutate: func(s *Service) { (*containers(s))[0].Env = []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "PORT", Value: "1"}} },
-		want:   `"PORT" is a reserved environment variable: spec.template.spec.containers[0].env[1].name`,
+		name: "reserved env var",
+		mutate: func(s *Service) {
+			(*containers(s))[0].Env = []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "PORT", Value: "1"}}
+		},
+		want: `"PORT" is a reserved environment variable: spec.template.spec.containers[0].env[1].name`,
 	}, {
 		name:   "reserved container name",
 		mutate: func(s *Service) { (*containers(s))[0].Name = "queue-proxy" },
@@ -338,5 +345,19 @@ func TestValidateOtherKinds(t *testing.T) {
 				t.Errorf("Validate() =\n%s\nwant\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestImageReference(t *testing.T) {
+	for _, ok := range []string{"nginx", "nginx:1.25", "docker.io/user/example-app", "github.com/knative/docs/code-samples/serving/secrets-go",
+		"localhost:5000/app@sha256:" + strings.Repeat("a", 64), "gcr.io/knative-samples/helloworld-go", "gantry/sample-app"} {
+		if err := checkImageReference(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"docker.io/{username}/app", "ko://github.com/x", "<image>", "app/UPPER", "app:", "${REPO}/app"} {
+		if checkImageReference(bad) == nil {
+			t.Errorf("%s accepted", bad)
+		}
 	}
 }

@@ -18,15 +18,26 @@ type Applied struct {
 }
 
 // ErrInvalid marks an apply refused because of the objects themselves (the
-// caller's fault), as opposed to a store failure.
+// caller's fault), as opposed to a store failure. Test with errors.Is.
 var ErrInvalid = errors.New("invalid")
+
+// invalidError is an ErrInvalid whose message is only the problem itself.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalid returns an ErrInvalid error with the given message.
+func Invalid(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
 
 // Apply defaults and validates every object, then stores all of them in one
 // transaction. One invalid object refuses the whole batch, so nothing stored
 // changes. ConfigMaps are validated against the configuration they would produce.
 func Apply(st *store.Store, cfg *api.Config, objs []api.Object) ([]Applied, error) {
 	if len(objs) == 0 {
-		return nil, fmt.Errorf("%w: no objects to apply", ErrInvalid)
+		return nil, Invalid("no objects to apply")
 	}
 	// Config maps in this batch apply to the validation of the rest of it.
 	next := *cfg
@@ -48,12 +59,12 @@ func Apply(st *store.Store, cfg *api.Config, objs []api.Object) ([]Applied, erro
 		}
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+		return nil, Invalid("%s", strings.Join(problems, "; "))
 	}
 	results, err := st.Put(objs...)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			return nil, Invalid("%v", err)
 		}
 		return nil, err
 	}

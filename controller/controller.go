@@ -226,7 +226,8 @@ func (c *Controller) reconcileConfigurations(cfg *api.Config) error {
 	return errors.Join(errs...)
 }
 
-// routed returns, per namespace/revision, whether any route sends it traffic.
+// routed returns, per namespace/revision, whether any route sends it traffic
+// or names it in its spec (it must run to become ready and take that traffic).
 func (c *Controller) routed() (map[string]bool, error) {
 	routes, err := c.o.Store.List(api.KindRoute, "")
 	if err != nil {
@@ -237,6 +238,11 @@ func (c *Controller) routed() (map[string]bool, error) {
 		r := o.(*api.Route)
 		for name := range reconcile.RoutedRevisions(r) {
 			out[r.Namespace+"/"+name] = true
+		}
+		for _, t := range r.Spec.Traffic {
+			if t.RevisionName != "" {
+				out[r.Namespace+"/"+t.RevisionName] = true
+			}
 		}
 	}
 	return out, nil

@@ -163,3 +163,11 @@ func readAll(resp *http.Response) ([]byte, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// startHandlerApp runs h as the app on a free loopback port.
+func startHandlerApp(t testing.TB, h http.Handler) int {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().(*net.TCPAddr).Port
+}

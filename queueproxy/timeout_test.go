@@ -46,7 +46,7 @@ func TestTimeoutWhileQueued(t *testing.T) {
 	done := make(chan int)
 	go func() { c, _ := get(t, nil, q.url(q.HTTP, "/?sleep=2000")); done <- c }()
 	time.Sleep(100 * time.Millisecond)
-	if code, body := get(t, nil, q.url(q.HTTP, "/")); code != 504 || body != "request timeout\n" {
+	if code, body := get(t, nil, q.url(q.HTTP, "/?sleep=2000")); code != 504 || body != "request timeout\n" {
 		t.Errorf("queued: %d %q", code, body)
 	}
 	if c := <-done; c != 504 {

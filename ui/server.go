@@ -103,7 +103,7 @@ func (s *server) apply(c echo.Context) error {
 	}
 	objs, err := api.Decode(strings.NewReader(string(body)))
 	if err != nil {
-		return fmt.Errorf("%w: %v", controller.ErrInvalid, err)
+		return controller.Invalid("%v", err)
 	}
 	res, err := controller.Apply(s.o.Store, s.o.Config(), objs)
 	if err != nil {

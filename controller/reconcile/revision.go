@@ -44,6 +44,10 @@ func RevisionStatus(rev *api.Revision, obs Observed, now time.Time) api.Revision
 		}
 	case wasReady:
 		// Scaled down or restarting after having served: keep Ready.
+	case obs.Desired == 0:
+		msg := "The revision was superseded before it became ready; it starts when traffic is routed to it."
+		*c = setCondition(*c, now, api.ConditionResourcesAvailable, corev1.ConditionUnknown, "NoTraffic", msg)
+		*c = setCondition(*c, now, api.ConditionContainerHealthy, corev1.ConditionUnknown, "NoTraffic", msg)
 	default:
 		*c = setCondition(*c, now, api.ConditionResourcesAvailable, corev1.ConditionUnknown, "Deploying", "")
 		*c = setCondition(*c, now, api.ConditionContainerHealthy, corev1.ConditionUnknown, "Deploying", "")
