@@ -461,6 +461,7 @@ type fieldError struct {
 
 // FieldErrors are the problems ParseAutoscalingAnnotations found. Error() merges
 // equal messages and sorts them, so the text matches Knative's webhook.
+// +kubebuilder:object:generate=false
 type FieldErrors []fieldError
 
 func (fe FieldErrors) Error() string {

@@ -152,4 +152,3 @@ func sdTargets(st *store.Store, rt *local.Runtime, self string) func() []ui.SDTa
 		return out
 	}
 }
-

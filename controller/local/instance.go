@@ -376,4 +376,3 @@ func lastLine(path string) string {
 	}
 	return ": " + l
 }
-

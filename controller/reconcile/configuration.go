@@ -8,8 +8,8 @@ import (
 
 	"github.com/gantry-dev/gantry/api"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // RevisionName is the name of the revision for cfg's current generation: the
