@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -60,9 +59,6 @@ const (
 
 // ErrInvalidAutoscalerConfig is wrapped by every error ParseAutoscalerConfig returns.
 var ErrInvalidAutoscalerConfig = errors.New("invalid config-autoscaler")
-
-// ErrInvalidAutoscalingAnnotations is wrapped by every error ParseAutoscalingAnnotations returns.
-var ErrInvalidAutoscalingAnnotations = errors.New("invalid autoscaling annotations")
 
 // AutoscalerConfig is config-autoscaler. Percentages are stored as Knative stores
 // them: ContainerConcurrencyTargetFraction is a fraction in (0, 1], the panic
@@ -352,12 +348,12 @@ type RevisionScaling struct {
 	AggregationAlgorithm          string // linear or weighted-exponential
 }
 
-// ParseAutoscalingAnnotations validates a revision's autoscaling annotations as
-// Knative's ValidateAnnotations does (same messages, merged and sorted the same
-// way) and resolves them over cfg.
+// ParseAutoscalingAnnotations validates a revision's autoscaling annotations
+// (see ValidateAutoscalingAnnotations; the error is a *FieldError) and resolves
+// them over cfg.
 func ParseAutoscalingAnnotations(ann map[string]string, cfg AutoscalerConfig) (RevisionScaling, error) {
-	if errs := validateAutoscalingAnnotations(ann, cfg); len(errs) > 0 {
-		return RevisionScaling{}, errs
+	if fe := ValidateAutoscalingAnnotations(ann, cfg); fe != nil {
+		return RevisionScaling{}, fe
 	}
 	rs := RevisionScaling{
 		Class:                         cfg.PodAutoscalerClass,
@@ -451,84 +447,16 @@ func mustDuration(s string) time.Duration {
 	return d
 }
 
-// fieldError is one problem at one or more annotation keys, printed as
-// Knative's apis.FieldError prints: "message: key[, key]".
-type fieldError struct {
-	msg     string
-	paths   []string
-	details string
-}
-
-// FieldErrors are the problems ParseAutoscalingAnnotations found. Error() merges
-// equal messages and sorts them, so the text matches Knative's webhook.
-// +kubebuilder:object:generate=false
-type FieldErrors []fieldError
-
-func (fe FieldErrors) Error() string {
-	merged := map[string]*fieldError{}
-	var order []*fieldError
-	for _, e := range fe {
-		k := e.msg + "\x00" + e.details
-		if m, ok := merged[k]; ok {
-			for _, p := range e.paths {
-				if !containsStr(m.paths, p) {
-					m.paths = append(m.paths, p)
-				}
-			}
-			continue
-		}
-		c := e
-		c.paths = append([]string(nil), e.paths...)
-		merged[k] = &c
-		order = append(order, &c)
-	}
-	sort.Slice(order, func(i, j int) bool {
-		if order[i].msg != order[j].msg {
-			return order[i].msg < order[j].msg
-		}
-		return order[i].details < order[j].details
-	})
-	lines := make([]string, 0, len(order))
-	for _, e := range order {
-		sort.Strings(e.paths)
-		line := e.msg + ": " + strings.Join(e.paths, ", ")
-		if e.details != "" {
-			line += "\n" + e.details
-		}
-		lines = append(lines, line)
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Is lets callers match any annotation problem with ErrInvalidAutoscalingAnnotations.
-func (fe FieldErrors) Is(target error) bool { return target == ErrInvalidAutoscalingAnnotations }
-
-func containsStr(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func errInvalidValue(v any, path string) fieldError {
-	return fieldError{msg: fmt.Sprint("invalid value: ", v), paths: []string{path}}
-}
-
-func errOutOfBounds(v, lower, upper any, path string) fieldError {
-	return fieldError{msg: fmt.Sprintf("expected %v <= %v <= %v", lower, v, upper), paths: []string{path}}
-}
-
-func validateAutoscalingAnnotations(m map[string]string, cfg AutoscalerConfig) FieldErrors {
-	var errs FieldErrors
+// ValidateAutoscalingAnnotations checks autoscaling annotations as Knative's
+// ValidateAnnotations does, with the same messages; paths are the annotation
+// keys as written (legacy spellings included).
+func ValidateAutoscalingAnnotations(m map[string]string, cfg AutoscalerConfig) *FieldError {
+	var errs *FieldError
 	// Class: other *.knative.dev classes are typos; foreign classes are left alone.
 	if k, v, ok := classKeys.get(m); ok && strings.HasSuffix(v, ".knative.dev") && v != ClassKPA && v != ClassHPA {
-		errs = append(errs, errInvalidValue(v, k))
+		errs = errs.Also(ErrInvalidValue(v, k))
 	}
-	errs = append(errs, validateMinMaxScale(m, cfg)...)
-	errs = append(errs, validateFloats(m)...)
-	errs = append(errs, validateDurations(m)...)
+	errs = errs.Also(validateMinMaxScale(m, cfg), validateFloats(m), validateDurations(m))
 	if _, metric, ok := metricKeys.get(m); ok {
 		class := cfg.PodAutoscalerClass
 		if _, c, ok := classKeys.get(m); ok {
@@ -542,24 +470,24 @@ func validateAutoscalingAnnotations(m map[string]string, cfg AutoscalerConfig) F
 			bad = metric == ""
 		}
 		if bad {
-			errs = append(errs, errInvalidValue(metric, MetricAnnotationKey))
+			errs = errs.Also(ErrInvalidValue(metric, MetricAnnotationKey))
 		}
 	}
 	// Only KPA's algorithms are known; other classes may define their own.
 	if _, class, _ := classKeys.get(m); class == ClassKPA {
 		if k, v, _ := algorithmKeys.get(m); v != "" && v != AggregationLinear &&
 			v != AggregationWeightedExponential && v != aggregationWeightedExponentialAlt {
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		}
 	}
 	if k, v, ok := initialScaleKeys.get(m); ok {
 		switch i, err := strconv.Atoi(v); {
 		case err != nil:
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		case i < 0:
-			errs = append(errs, errInvalidValue(v, k+" must be greater than 0"))
+			errs = errs.Also(ErrInvalidValue(v, k+" must be greater than 0"))
 		case i == 0 && !cfg.AllowZeroInitialScale:
-			errs = append(errs, errInvalidValue(v, k+"=0 not allowed by cluster"))
+			errs = errs.Also(ErrInvalidValue(v, k+"=0 not allowed by cluster"))
 		}
 	}
 	return errs
@@ -567,131 +495,123 @@ func validateAutoscalingAnnotations(m map[string]string, cfg AutoscalerConfig) F
 
 // intGE0 parses a non-negative int32 annotation; out-of-range and negative
 // values report bounds, anything else an invalid value.
-func intGE0(m map[string]string, keys keyPriority) (int32, *fieldError) {
+func intGE0(m map[string]string, keys keyPriority) (int32, *FieldError) {
 	k, v, ok := keys.get(m)
 	if !ok {
 		return 0, nil
 	}
 	i, err := strconv.ParseInt(v, 10, 32)
 	if err != nil {
-		e := errInvalidValue(v, k)
 		if errors.Is(err, strconv.ErrRange) {
-			e = errOutOfBounds(v, 0, math.MaxInt32, k)
+			return 0, ErrOutOfBoundsValue(v, 0, math.MaxInt32, k)
 		}
-		return 0, &e
+		return 0, ErrInvalidValue(v, k)
 	}
 	if i < 0 {
-		e := errOutOfBounds(v, 0, math.MaxInt32, k)
-		return 0, &e
+		return 0, ErrOutOfBoundsValue(v, 0, math.MaxInt32, k)
 	}
 	return int32(i), nil
 }
 
-func validateMinMaxScale(m map[string]string, cfg AutoscalerConfig) FieldErrors {
-	var errs FieldErrors
-	lo, err := intGE0(m, minScaleKeys)
-	if err != nil {
-		errs = append(errs, *err)
-	}
+func validateMinMaxScale(m map[string]string, cfg AutoscalerConfig) *FieldError {
+	lo, errs := intGE0(m, minScaleKeys)
 	hi, err := intGE0(m, maxScaleKeys)
-	if err != nil {
-		errs = append(errs, *err)
-	}
+	errs = errs.Also(err)
 	if hi != 0 && hi < lo {
-		errs = append(errs, fieldError{
-			msg:   fmt.Sprintf("max-scale=%d is less than min-scale=%d", hi, lo),
-			paths: []string{MaxScaleAnnotationKey, MinScaleAnnotationKey},
+		errs = errs.Also(&FieldError{
+			Message: fmt.Sprintf("max-scale=%d is less than min-scale=%d", hi, lo),
+			Paths:   []string{MaxScaleAnnotationKey, MinScaleAnnotationKey},
 		})
 	}
 	if k, _, ok := maxScaleKeys.get(m); ok && cfg.MaxScaleLimit > 0 {
 		if hi > cfg.MaxScaleLimit {
-			errs = append(errs, errOutOfBounds(hi, 1, cfg.MaxScaleLimit, k))
+			errs = errs.Also(ErrOutOfBoundsValue(hi, 1, cfg.MaxScaleLimit, k))
 		}
 		if hi == 0 {
-			errs = append(errs, fieldError{msg: fmt.Sprint("max-scale=0 (unlimited), must be less than ", cfg.MaxScaleLimit), paths: []string{k}})
+			errs = errs.Also(&FieldError{Message: fmt.Sprint("max-scale=0 (unlimited), must be less than ", cfg.MaxScaleLimit), Paths: []string{k}})
 		}
 	}
 	if k, v, ok := activationScaleKeys.get(m); ok {
 		as, perr := strconv.ParseInt(v, 10, 32)
 		switch {
 		case perr != nil:
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		case lo > int32(as):
-			errs = append(errs, fieldError{msg: fmt.Sprintf("min-scale=%d is greater than activation-scale=%d", lo, as), paths: []string{k}})
+			errs = errs.Also(&FieldError{Message: fmt.Sprintf("min-scale=%d is greater than activation-scale=%d", lo, as), Paths: []string{k}})
 		case hi < int32(as) && hi != 0:
-			errs = append(errs, fieldError{msg: fmt.Sprintf("max-scale=%d is less than activation-scale=%d", hi, as), paths: []string{k}})
+			errs = errs.Also(&FieldError{Message: fmt.Sprintf("max-scale=%d is less than activation-scale=%d", hi, as), Paths: []string{k}})
 		case as < 2:
-			errs = append(errs, fieldError{msg: fmt.Sprintf("activation-scale=%d must be greater than 1", as), paths: []string{k}})
+			errs = errs.Also(&FieldError{Message: fmt.Sprintf("activation-scale=%d must be greater than 1", as), Paths: []string{k}})
 		}
 	}
 	return errs
 }
 
-func validateFloats(m map[string]string) FieldErrors {
-	var errs FieldErrors
+func validateFloats(m map[string]string) *FieldError {
+	var errs *FieldError
 	if k, v, ok := panicWindowKeys.get(m); ok {
 		if f, err := strconv.ParseFloat(v, 64); err != nil {
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		} else if f < PanicWindowPercentageMin || f > PanicWindowPercentageMax {
-			errs = append(errs, errOutOfBounds(v, PanicWindowPercentageMin, PanicWindowPercentageMax, k))
+			errs = errs.Also(ErrOutOfBoundsValue(v, PanicWindowPercentageMin, PanicWindowPercentageMax, k))
 		}
 	}
 	if k, v, ok := panicThresholdKeys.get(m); ok {
 		if f, err := strconv.ParseFloat(v, 64); err != nil {
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		} else if f < PanicThresholdPercentageMin || f > PanicThresholdPercentageMax {
-			errs = append(errs, errOutOfBounds(v, PanicThresholdPercentageMin, PanicThresholdPercentageMax, k))
+			errs = errs.Also(ErrOutOfBoundsValue(v, PanicThresholdPercentageMin, PanicThresholdPercentageMax, k))
 		}
 	}
 	if k, v, ok := targetKeys.get(m); ok {
 		if f, err := strconv.ParseFloat(v, 64); err != nil {
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		} else if f < TargetMin {
-			errs = append(errs, fieldError{msg: fmt.Sprintf("target %s should be at least %g", v, TargetMin), paths: []string{k}})
+			errs = errs.Also(&FieldError{Message: fmt.Sprintf("target %s should be at least %g", v, TargetMin), Paths: []string{k}})
 		}
 	}
 	if k, v, ok := targetUtilizationKeys.get(m); ok {
 		if f, err := strconv.ParseFloat(v, 64); err != nil {
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		} else if f < 1 || f > 100 {
-			errs = append(errs, errOutOfBounds(v, 1, 100, k))
+			errs = errs.Also(ErrOutOfBoundsValue(v, 1, 100, k))
 		}
 	}
 	if k, v, ok := targetBurstCapacityKeys.get(m); ok {
 		if f, err := strconv.ParseFloat(v, 64); err != nil || f < 0 && f != -1 {
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		}
 	}
 	return errs
 }
 
-func validateDurations(m map[string]string) FieldErrors {
-	var errs FieldErrors
+func validateDurations(m map[string]string) *FieldError {
+	var errs *FieldError
 	if _, v, ok := windowKeys.get(m); ok {
 		switch d, err := time.ParseDuration(v); {
 		case err != nil:
-			errs = append(errs, errInvalidValue(v, WindowAnnotationKey))
+			errs = errs.Also(ErrInvalidValue(v, WindowAnnotationKey))
 		case d < WindowMin || d > WindowMax:
-			errs = append(errs, errOutOfBounds(v, WindowMin, WindowMax, WindowAnnotationKey))
+			errs = errs.Also(ErrOutOfBoundsValue(v, WindowMin, WindowMax, WindowAnnotationKey))
 		case d.Truncate(time.Second) != d:
-			errs = append(errs, fieldError{msg: "must be specified with at most second precision", paths: []string{WindowAnnotationKey}})
+			errs = errs.Also(&FieldError{Message: "must be specified with at most second precision", Paths: []string{WindowAnnotationKey}})
 		}
 	}
 	if k, v, ok := retentionKeys.get(m); ok {
 		if d, err := time.ParseDuration(v); err != nil {
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		} else if d < 0 || d > WindowMax {
-			errs = append(errs, errOutOfBounds(v, time.Duration(0), WindowMax, k))
+			errs = errs.Also(ErrOutOfBoundsValue(v, time.Duration(0), WindowMax, k))
 		}
 	}
 	if k, v, ok := scaleDownDelayKeys.get(m); ok {
 		switch d, err := time.ParseDuration(v); {
 		case err != nil:
-			errs = append(errs, errInvalidValue(v, k))
+			errs = errs.Also(ErrInvalidValue(v, k))
 		case d < 0 || d > WindowMax:
-			errs = append(errs, errOutOfBounds(v, 0*time.Second, WindowMax, k))
+			errs = errs.Also(ErrOutOfBoundsValue(v, 0*time.Second, WindowMax, k))
 		case d.Round(time.Second) != d:
-			errs = append(errs, fieldError{msg: "must be specified with at most second precision", paths: []string{k}})
+			errs = errs.Also(&FieldError{Message: "must be specified with at most second precision", Paths: []string{k}})
 		}
 	}
 	return errs

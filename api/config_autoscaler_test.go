@@ -292,8 +292,9 @@ func TestAutoscalingAnnotationValidation(t *testing.T) {
 			got := ""
 			if err != nil {
 				got = err.Error()
-				if !errors.Is(err, ErrInvalidAutoscalingAnnotations) {
-					t.Errorf("error does not match ErrInvalidAutoscalingAnnotations")
+				var fe *FieldError
+				if !errors.As(err, &fe) {
+					t.Errorf("error is a %T, want *FieldError", err)
 				}
 			}
 			if got != tc.want {

@@ -149,10 +149,15 @@ func (w *WeightedBuckets) WindowAverage(now time.Time) float64 {
 		m *= math.Pow(1-w.alpha, float64(gap))
 		n -= gap
 	}
-	ret := 0.0
-	for i := int64(0); i < n; i++ {
-		ret += w.buckets[w.index(w.lastWrite-i)] * m
-		m *= 1 - w.alpha
+	// Walk the ring backwards from the last write without a modulo per bucket.
+	decay, ret := 1-w.alpha, 0.0
+	i := w.index(w.lastWrite)
+	for range n {
+		ret += w.buckets[i] * m
+		m *= decay
+		if i--; i < 0 {
+			i = len(w.buckets) - 1
+		}
 	}
 	return ret
 }

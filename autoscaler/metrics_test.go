@@ -30,8 +30,8 @@ func TestRevisionMetricsSubtractsProxied(t *testing.T) {
 		m.Record(sec(float64(i)), Stat{AverageConcurrentRequests: 0})
 	}
 	s, p, _ = m.StableAndPanicConcurrency(sec(10))
-	if s != 14./11 || p != 0 {
-		t.Errorf("stable, panic = %v, %v; want %v, 0", s, p, 14./11)
+	if s != roundTo6(10./11) || p != 0 {
+		t.Errorf("stable, panic = %v, %v; want %v, 0", s, p, roundTo6(10./11))
 	}
 	// A window after the last write there is no data again.
 	if _, _, err := m.StableAndPanicConcurrency(sec(71)); !errors.Is(err, ErrNoData) {
@@ -84,9 +84,9 @@ func TestCollect(t *testing.T) {
 		t.Errorf("scrape window = %v, want the stable window", gotWindow)
 	}
 	empty := scraperFunc(func(time.Duration) (Stat, error) { return Stat{}, nil })
-	_ = m.Collect(sec(1), empty) // no pods: nothing recorded, the second is not a zero
-	if s, _, _ := m.StableAndPanicConcurrency(sec(1)); s != 1.5 {
-		t.Errorf("stable = %v, want 1.5 (the empty scrape spans a missing second)", s)
+	_ = m.Collect(sec(1), empty) // no pods: nothing recorded
+	if s, _, _ := m.StableAndPanicConcurrency(sec(1)); s != 3 {
+		t.Errorf("stable = %v, want 3 (a second without a stat is missing, not zero)", s)
 	}
 	boom := errors.New("boom")
 	if err := m.Collect(sec(2), scraperFunc(func(time.Duration) (Stat, error) { return Stat{}, boom })); !errors.Is(err, boom) {

@@ -26,7 +26,7 @@ type Runtime interface {
 	Ensure(rev *api.Revision, scale int) error
 	Observe(namespace, revision string) reconcile.Observed
 	Retain(keep map[string]bool)
-	Endpoints() map[string][]string
+	Endpoints() gateway.Endpoints
 	Changes() <-chan struct{}
 }
 
@@ -448,7 +448,17 @@ func (c *Controller) programGateway(*api.Config) error {
 	if err != nil {
 		return err
 	}
-	entries := RouteEntries(routes)
+	revs, err := c.o.Store.List(api.KindRevision, "")
+	if err != nil {
+		return err
+	}
+	h2c := map[string]bool{}
+	for _, o := range revs {
+		if IsH2C(&o.(*api.Revision).Spec) {
+			h2c[o.GetNamespace()+"/"+o.GetName()] = true
+		}
+	}
+	entries := RouteEntries(routes, func(ns, rev string) bool { return h2c[ns+"/"+rev] })
 	t, err := gateway.NewTable(entries)
 	if err != nil {
 		return err
@@ -461,7 +471,7 @@ func (c *Controller) programGateway(*api.Config) error {
 // RouteEntries turns routes' resolved traffic into gateway entries: the main
 // host with every weighted target, and one host per tag. When two routes claim
 // a host, the older route keeps it.
-func RouteEntries(routes []api.Object) []gateway.RouteEntry {
+func RouteEntries(routes []api.Object, isH2C func(namespace, revision string) bool) []gateway.RouteEntry {
 	sorted := append([]api.Object(nil), routes...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		ti, tj := sorted[i].GetCreationTimestamp(), sorted[j].GetCreationTimestamp()
@@ -490,15 +500,31 @@ func RouteEntries(routes []api.Object) []gateway.RouteEntry {
 			if t.RevisionName == "" {
 				continue
 			}
-			main.Targets = append(main.Targets, gateway.Target{Namespace: r.Namespace, Revision: t.RevisionName, Percent: pct})
+			h2c := isH2C != nil && isH2C(r.Namespace, t.RevisionName)
+			main.Targets = append(main.Targets, gateway.Target{Namespace: r.Namespace, Revision: t.RevisionName, Percent: pct, H2C: h2c})
 			if t.Tag != "" {
 				add(gateway.RouteEntry{Host: hostOf(t.URL), Namespace: r.Namespace, Route: r.Name, Tag: t.Tag,
-					Targets: []gateway.Target{{Namespace: r.Namespace, Revision: t.RevisionName, Percent: 100, Tag: t.Tag}}})
+					Targets: []gateway.Target{{Namespace: r.Namespace, Revision: t.RevisionName, Percent: 100, Tag: t.Tag, H2C: h2c}}})
 			}
 		}
 		add(main)
 	}
 	return out
+}
+
+// IsH2C reports whether a revision serves HTTP/2 cleartext (gRPC): its
+// serving container's port is named h2c, as in Knative.
+func IsH2C(spec *api.RevisionSpec) bool {
+	c := api.ServingContainer(spec)
+	if c == nil {
+		return false
+	}
+	for _, p := range c.Ports {
+		if p.Name == "h2c" {
+			return true
+		}
+	}
+	return false
 }
 
 func hostOf(u string) string {

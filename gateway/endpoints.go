@@ -2,22 +2,27 @@ package gateway
 
 import "sync/atomic"
 
-// Endpoints maps "namespace/revision" to the addresses (host:port) of the
-// revision's ready queue-proxies.
-type Endpoints map[string][]string
+// Endpoint is one ready instance: its queue-proxy's HTTP/1 and h2c addresses.
+type Endpoint struct {
+	HTTP string // host:port of the HTTP/1.1 proxy (Knative's 8012)
+	H2C  string // host:port of the h2c proxy (Knative's 8013), for gRPC
+}
+
+// Endpoints maps "namespace/revision" to the revision's ready instances.
+type Endpoints map[string][]Endpoint
 
 // EndpointKey is the Endpoints key of a revision.
 func EndpointKey(namespace, revision string) string { return namespace + "/" + revision }
 
 // endpointSet round-robins over one revision's addresses.
 type endpointSet struct {
-	addrs []string
+	addrs []Endpoint
 	next  atomic.Uint64
 }
 
-func (s *endpointSet) pick() (string, bool) {
+func (s *endpointSet) pick() (Endpoint, bool) {
 	if len(s.addrs) == 0 {
-		return "", false
+		return Endpoint{}, false
 	}
 	n := s.next.Add(1)
 	return s.addrs[n%uint64(len(s.addrs))], true

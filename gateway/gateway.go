@@ -23,7 +23,8 @@ type Options struct {
 type Gateway struct {
 	table     atomic.Pointer[Table]
 	endpoints atomic.Pointer[map[string]*endpointSet]
-	proxy     *httputil.ReverseProxy
+	proxy     *httputil.ReverseProxy // HTTP/1.1 to the queue-proxy's 8012
+	h2Proxy   *httputil.ReverseProxy // prior-knowledge HTTP/2 to its 8013
 	log       *slog.Logger
 
 	routingErrors                             *prometheus.CounterVec
@@ -52,7 +53,14 @@ func New(o Options) *Gateway {
 	if o.Registry != nil {
 		o.Registry.MustRegister(g.routingErrors)
 	}
-	transport := &http.Transport{
+	transport := newTransport(false)
+	g.proxy = g.newProxy(transport)
+	g.h2Proxy = g.newProxy(newTransport(true))
+	return g
+}
+
+func newTransport(h2c bool) *http.Transport {
+	t := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          1000,
@@ -61,7 +69,15 @@ func New(o Options) *Gateway {
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
 	}
-	g.proxy = &httputil.ReverseProxy{
+	if h2c {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return t
+}
+
+func (g *Gateway) newProxy(transport http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			addr, _ := pr.In.Context().Value(ctxKey{}).(string)
 			pr.Out.URL.Scheme = "http"
@@ -73,7 +89,6 @@ func New(o Options) *Gateway {
 		FlushInterval: -1, // stream every write: server-sent events, long polls
 		ErrorHandler:  g.backendError,
 	}
-	return g
 }
 
 // SetTable swaps in a new route table.
@@ -88,16 +103,16 @@ func (g *Gateway) SetEndpoints(e Endpoints) {
 	old := *g.endpoints.Load()
 	m := make(map[string]*endpointSet, len(e))
 	for k, addrs := range e {
-		if o, ok := old[k]; ok && equalStrings(o.addrs, addrs) {
+		if o, ok := old[k]; ok && equalEndpoints(o.addrs, addrs) {
 			m[k] = o
 			continue
 		}
-		m[k] = &endpointSet{addrs: append([]string(nil), addrs...)}
+		m[k] = &endpointSet{addrs: append([]Endpoint(nil), addrs...)}
 	}
 	g.endpoints.Store(&m)
 }
 
-func equalStrings(a, b []string) bool {
+func equalEndpoints(a, b []Endpoint) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -123,9 +138,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set := (*g.endpoints.Load())[EndpointKey(tg.Namespace, tg.Revision)]
-	var addr string
+	var ep Endpoint
 	if set != nil {
-		addr, ok = set.pick()
+		ep, ok = set.pick()
 	}
 	if set == nil || !ok {
 		g.errNoEndpoint.Inc()
@@ -139,7 +154,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Header.Set("Knative-Serving-Revision", tg.Revision)
 	r.Header.Set("Knative-Serving-Namespace", tg.Namespace)
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, addr)))
+	proxy, addr := g.proxy, ep.HTTP
+	// Upgrades (WebSocket) are an HTTP/1.1 mechanism: they take the HTTP/1 port.
+	if tg.H2C && ep.H2C != "" && r.Header.Get("Upgrade") == "" {
+		proxy, addr = g.h2Proxy, ep.H2C
+	}
+	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, addr)))
 }
 
 func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error) {

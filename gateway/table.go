@@ -12,6 +12,9 @@ type Target struct {
 	Revision  string
 	Percent   int64
 	Tag       string // the traffic target's tag, "" for untagged
+	// H2C sends requests to the instances' h2c port with HTTP/2 (the
+	// revision's container port is named h2c: gRPC).
+	H2C bool
 }
 
 // RouteEntry is what one host serves. A route's main host carries all its

@@ -1,7 +1,6 @@
 package queueproxy
 
 import (
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -90,5 +89,4 @@ func TestWebSocketDrainGrace(t *testing.T) {
 	if err := websocket.Message.Receive(ws, &got); err == nil {
 		t.Error("websocket still open after the grace")
 	}
-	_ = http.StatusOK
 }

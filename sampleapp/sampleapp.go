@@ -2,7 +2,8 @@
 //
 // It answers "Hello {TARGET}!" followed by the revision name and takes query
 // parameters that shape the response, so tests and demos can produce any
-// latency, status code, CPU cost or body size on demand.
+// latency, status code, CPU cost or body size on demand. The same port also
+// serves h2c, gRPC (health and reflection) and a WebSocket echo on /ws.
 package sampleapp
 
 import (
@@ -48,6 +49,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // Handler returns the app's HTTP handler.
 func Handler(c Config) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/ws", echoWS)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
@@ -149,7 +151,14 @@ func Main(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return fmt.Errorf("sample-app: listen on PORT=%s: %w", c.Port, err)
 	}
-	srv := &http.Server{Handler: Handler(c), ReadHeaderTimeout: 10 * time.Second}
+	g := grpcServer(c.Revision)
+	defer g.Stop()
+	// One port speaks HTTP/1.1, prior-knowledge HTTP/2 and gRPC, so the app
+	// serves whether its container port is named http1 or h2c.
+	srv := &http.Server{Handler: withGRPC(g, Handler(c)), ReadHeaderTimeout: 10 * time.Second}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	slog.Info("sample-app listening", "addr", ln.Addr().String(), "revision", c.Revision)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

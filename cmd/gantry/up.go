@@ -87,6 +87,10 @@ func up(ctx context.Context, f upFlags) error {
 
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// The gateway speaks HTTP/1.1 and prior-knowledge HTTP/2 (gRPC) on one port.
+	gwSrv.Protocols = new(http.Protocols)
+	gwSrv.Protocols.SetHTTP1(true)
+	gwSrv.Protocols.SetUnencryptedHTTP2(true)
 	uiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(ctx)

@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/controller/reconcile"
+	"github.com/gantry-dev/gantry/gateway"
 )
 
 // Options configures the runtime.
@@ -202,17 +204,17 @@ func (r *Runtime) Instances(ns, name string) []InstanceInfo {
 }
 
 // Endpoints returns the ready queue-proxy addresses of every revision.
-func (r *Runtime) Endpoints() map[string][]string {
+func (r *Runtime) Endpoints() gateway.Endpoints {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string][]string, len(r.revs))
+	out := make(gateway.Endpoints, len(r.revs))
 	for k, rs := range r.revs {
 		for _, in := range rs.instances {
 			if i := in.info(); i.Ready {
-				out[k] = append(out[k], i.Address)
+				out[k] = append(out[k], gateway.Endpoint{HTTP: i.Address, H2C: "127.0.0.1:" + strconv.Itoa(i.Ports.H2C)})
 			}
 		}
-		sort.Strings(out[k])
+		sort.Slice(out[k], func(a, b int) bool { return out[k][a].HTTP < out[k][b].HTTP })
 	}
 	return out
 }
