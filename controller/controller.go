@@ -452,13 +452,11 @@ func (c *Controller) programGateway(*api.Config) error {
 	if err != nil {
 		return err
 	}
-	h2c := map[string]bool{}
+	byName := make(map[string]*api.Revision, len(revs))
 	for _, o := range revs {
-		if IsH2C(&o.(*api.Revision).Spec) {
-			h2c[o.GetNamespace()+"/"+o.GetName()] = true
-		}
+		byName[o.GetNamespace()+"/"+o.GetName()] = o.(*api.Revision)
 	}
-	entries := RouteEntries(routes, func(ns, rev string) bool { return h2c[ns+"/"+rev] })
+	entries := RouteEntries(routes, func(ns, rev string) *api.Revision { return byName[ns+"/"+rev] })
 	t, err := gateway.NewTable(entries)
 	if err != nil {
 		return err
@@ -471,7 +469,7 @@ func (c *Controller) programGateway(*api.Config) error {
 // RouteEntries turns routes' resolved traffic into gateway entries: the main
 // host with every weighted target, and one host per tag. When two routes claim
 // a host, the older route keeps it.
-func RouteEntries(routes []api.Object, isH2C func(namespace, revision string) bool) []gateway.RouteEntry {
+func RouteEntries(routes []api.Object, revision func(namespace, name string) *api.Revision) []gateway.RouteEntry {
 	sorted := append([]api.Object(nil), routes...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		ti, tj := sorted[i].GetCreationTimestamp(), sorted[j].GetCreationTimestamp()
@@ -500,16 +498,31 @@ func RouteEntries(routes []api.Object, isH2C func(namespace, revision string) bo
 			if t.RevisionName == "" {
 				continue
 			}
-			h2c := isH2C != nil && isH2C(r.Namespace, t.RevisionName)
-			main.Targets = append(main.Targets, gateway.Target{Namespace: r.Namespace, Revision: t.RevisionName, Percent: pct, H2C: h2c})
+			tg := gateway.Target{Namespace: r.Namespace, Revision: t.RevisionName, Percent: pct}
+			if rev := revisionOf(revision, r.Namespace, t.RevisionName); rev != nil {
+				tg.H2C = IsH2C(&rev.Spec)
+				if ts := rev.Spec.TimeoutSeconds; ts != nil && *ts > 0 {
+					tg.Timeout = time.Duration(*ts) * time.Second
+				}
+			}
+			main.Targets = append(main.Targets, tg)
 			if t.Tag != "" {
+				tagged := tg
+				tagged.Percent, tagged.Tag = 100, t.Tag
 				add(gateway.RouteEntry{Host: hostOf(t.URL), Namespace: r.Namespace, Route: r.Name, Tag: t.Tag,
-					Targets: []gateway.Target{{Namespace: r.Namespace, Revision: t.RevisionName, Percent: 100, Tag: t.Tag, H2C: h2c}}})
+					Targets: []gateway.Target{tagged}})
 			}
 		}
 		add(main)
 	}
 	return out
+}
+
+func revisionOf(lookup func(ns, name string) *api.Revision, ns, name string) *api.Revision {
+	if lookup == nil {
+		return nil
+	}
+	return lookup(ns, name)
 }
 
 // IsH2C reports whether a revision serves HTTP/2 cleartext (gRPC): its

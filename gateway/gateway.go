@@ -17,6 +17,13 @@ import (
 type Options struct {
 	Logger   *slog.Logger
 	Registry prometheus.Registerer // nil: metrics are not registered
+	// OnColdStart is called (and must not block) when a request finds its
+	// revision with no ready instance: the autoscaler should scale it up.
+	OnColdStart func(namespace, revision string)
+	// MaxBuffered bounds the requests waiting for an instance (default 10000).
+	MaxBuffered int
+	// DefaultTimeout bounds the wait for a target whose Timeout is zero (default 300s).
+	DefaultTimeout time.Duration
 }
 
 // Gateway routes requests by Host to revision instances.
@@ -26,6 +33,8 @@ type Gateway struct {
 	proxy     *httputil.ReverseProxy // HTTP/1.1 to the queue-proxy's 8012
 	h2Proxy   *httputil.ReverseProxy // prior-knowledge HTTP/2 to its 8013
 	log       *slog.Logger
+	act       *activator
+	timeout   time.Duration
 
 	routingErrors                             *prometheus.CounterVec
 	errUnknownHost, errNoEndpoint, errBackend prometheus.Counter
@@ -36,7 +45,10 @@ type ctxKey struct{}
 
 // New returns a gateway with an empty table.
 func New(o Options) *Gateway {
-	g := &Gateway{log: o.Logger}
+	g := &Gateway{log: o.Logger, act: newActivator(o), timeout: o.DefaultTimeout}
+	if g.timeout <= 0 {
+		g.timeout = 300 * time.Second
+	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -110,6 +122,7 @@ func (g *Gateway) SetEndpoints(e Endpoints) {
 		m[k] = &endpointSet{addrs: append([]Endpoint(nil), addrs...)}
 	}
 	g.endpoints.Store(&m)
+	g.act.endpointsChanged()
 }
 
 func equalEndpoints(a, b []Endpoint) bool {
@@ -137,15 +150,38 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "gantry: route "+hr.entry.Namespace+"/"+hr.entry.Route+" has no traffic targets", http.StatusServiceUnavailable)
 		return
 	}
-	set := (*g.endpoints.Load())[EndpointKey(tg.Namespace, tg.Revision)]
-	var ep Endpoint
-	if set != nil {
-		ep, ok = set.pick()
+	key := EndpointKey(tg.Namespace, tg.Revision)
+	pick := func() (Endpoint, bool) {
+		if set := (*g.endpoints.Load())[key]; set != nil {
+			return set.pick()
+		}
+		return Endpoint{}, false
 	}
-	if set == nil || !ok {
-		g.errNoEndpoint.Inc()
-		http.Error(w, "gantry: revision "+tg.Namespace+"/"+tg.Revision+" has no ready instance", http.StatusServiceUnavailable)
-		return
+	ep, ok := pick()
+	if !ok {
+		// The activator's path: hold the request until an instance is ready.
+		timeout := tg.Timeout
+		if timeout <= 0 {
+			timeout = g.timeout
+		}
+		var waited time.Duration
+		var code int
+		ep, waited, code = g.act.wait(r.Context(), tg, timeout, pick)
+		switch code {
+		case 0:
+			w.Header().Set("Gantry-Cold-Start", "true")
+			w.Header().Set("Gantry-Cold-Start-Ms", formatMillis(waited))
+		case 499:
+			return // the client gave up
+		case http.StatusGatewayTimeout:
+			g.errNoEndpoint.Inc()
+			http.Error(w, "activator request timeout", http.StatusGatewayTimeout)
+			return
+		default:
+			g.errNoEndpoint.Inc()
+			http.Error(w, "gantry: too many requests waiting for revision "+key, http.StatusServiceUnavailable)
+			return
+		}
 	}
 	if tg.Tag != "" {
 		r.Header.Set("Knative-Serving-Tag", tg.Tag)

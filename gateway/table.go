@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"time"
 )
 
 // Target is one weighted destination of a host: a revision in a namespace.
@@ -15,6 +16,8 @@ type Target struct {
 	// H2C sends requests to the instances' h2c port with HTTP/2 (the
 	// revision's container port is named h2c: gRPC).
 	H2C bool
+	// Timeout bounds the wait for a ready instance (the revision's timeoutSeconds).
+	Timeout time.Duration
 }
 
 // RouteEntry is what one host serves. A route's main host carries all its

@@ -23,6 +23,9 @@ func commands() []command {
 		{"get", "list or show services, configurations, revisions, routes, domainmappings", runGet},
 		{"delete", "delete an object: gantry delete KIND NAME [-n NS]", runDelete},
 		{"queue-proxy", "the per-instance sidecar; configured like Knative's, by environment", runQueueProxy},
+		{"scale", "scale simulate: replay a concurrency trace through the KPA decider", runScale},
+		{"dashboards", "write the Grafana dashboards (--out DIR)", runDashboards},
+		{"alerts", "write the Prometheus alerting and recording rules (--out FILE)", runAlerts},
 		{"sample-app", "the bundled test/demo app (listens on $PORT)", runSampleApp},
 	}
 }
