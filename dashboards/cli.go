@@ -15,6 +15,9 @@ func DashboardsMain(args []string) error {
 	fs := flag.NewFlagSet("dashboards", flag.ContinueOnError)
 	out := fs.String("out", "", "directory to write the dashboard JSON files to (created if missing)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the flag set printed the usage
+		}
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -40,6 +43,9 @@ func alertsMain(args []string, stdout io.Writer) error {
 	forDur := fs.Duration("for", DefaultFor, "how long the 5xx ratio must stay above the threshold (0s: at once)")
 	minRate := fs.Float64("min-request-rate", DefaultMinRequestRate, "requests/s a revision needs over an alert's window for the alert to fire")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the flag set printed the usage
+		}
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -17,4 +17,4 @@
 // rewrites them together with the golden files in testdata.
 package dashboards
 
-//go:generate go test -run "TestGolden|TestDeployFilesUpToDate" -update .
+//go:generate go test -run "TestGolden|TestDeployFilesUpToDate|TestKustomizationUpToDate" -update .

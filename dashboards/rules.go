@@ -147,7 +147,10 @@ func WriteRules(w io.Writer, opts RuleOptions) error {
 
 // rules builds the rule file from options with their defaults set.
 func rules(o RuleOptions) (ruleFile, error) {
-	sli := ruleGroup{Name: "gantry-revision-sli"}
+	// One group: Prometheus evaluates a group's rules in order, so the alerts
+	// read the ratios recorded in the same evaluation. Separate groups run
+	// independently and an alert could lag its recording rules by a cycle.
+	g := ruleGroup{Name: "gantry-revision-slo"}
 	for _, w := range SLIWindows {
 		for _, r := range []struct {
 			record string
@@ -157,7 +160,7 @@ func rules(o RuleOptions) (ruleFile, error) {
 			if err != nil {
 				return ruleFile{}, err
 			}
-			sli.Rules = append(sli.Rules, rule{Record: r.record, Expr: parser.Prettify(expr)})
+			g.Rules = append(g.Rules, rule{Record: r.record, Expr: parser.Prettify(expr)})
 		}
 	}
 
@@ -166,7 +169,6 @@ func rules(o RuleOptions) (ruleFile, error) {
 	minRate := formatFloat(o.MinRequestRate)
 	guard := func(window string) string { return " and " + RateRecord(window) + " >= " + minRate }
 
-	alerts := ruleGroup{Name: "gantry-revision-alerts"}
 	high := rule{
 		Alert:  AlertHigh5xxRatio,
 		Expr:   RatioRecord("5m") + " > " + formatFloat(o.ErrorRatioThreshold) + guard("5m"),
@@ -181,7 +183,7 @@ func rules(o RuleOptions) (ruleFile, error) {
 	if o.For > 0 {
 		high.For = model.Duration(o.For).String()
 	}
-	alerts.Rules = append(alerts.Rules, high)
+	g.Rules = append(g.Rules, high)
 
 	for _, a := range burnAlerts {
 		var pairs, spans []string
@@ -194,7 +196,7 @@ func rules(o RuleOptions) (ruleFile, error) {
 		if err != nil {
 			return ruleFile{}, fmt.Errorf("alert %s: %w", AlertErrorBudgetBurn, err)
 		}
-		alerts.Rules = append(alerts.Rules, rule{
+		g.Rules = append(g.Rules, rule{
 			Alert:  AlertErrorBudgetBurn,
 			Expr:   parser.Prettify(expr),
 			Labels: map[string]string{"severity": a.severity, "slo": "availability"},
@@ -207,7 +209,7 @@ func rules(o RuleOptions) (ruleFile, error) {
 			},
 		})
 	}
-	return ruleFile{Groups: []ruleGroup{sli, alerts}}, nil
+	return ruleFile{Groups: []ruleGroup{g}}, nil
 }
 
 // formatFloat prints a float without binary noise: 1-0.999 prints as 0.001.

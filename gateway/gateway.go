@@ -34,6 +34,7 @@ type Gateway struct {
 	h2Proxy   *httputil.ReverseProxy // prior-knowledge HTTP/2 to its 8013
 	log       *slog.Logger
 	act       *activator
+	counts    counters
 	timeout   time.Duration
 
 	routingErrors                             *prometheus.CounterVec
@@ -104,7 +105,18 @@ func (g *Gateway) newProxy(transport http.RoundTripper) *httputil.ReverseProxy {
 }
 
 // SetTable swaps in a new route table.
-func (g *Gateway) SetTable(t *Table) { g.table.Store(t) }
+func (g *Gateway) SetTable(t *Table) {
+	for _, hr := range t.hosts {
+		if hr.entry.Tag != "" {
+			continue // tag hosts are not part of the split
+		}
+		for i := range hr.entry.Targets {
+			tg := &hr.entry.Targets[i]
+			tg.count = g.counts.get(tg.Namespace, hr.entry.Route, tg.Revision)
+		}
+	}
+	g.table.Store(t)
+}
 
 // Table returns the current route table.
 func (g *Gateway) Table() *Table { return g.table.Load() }
@@ -145,6 +157,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tg, ok := hr.pickRandom()
+	if tg != nil && tg.count != nil {
+		tg.count.Add(1)
+	}
 	if !ok {
 		g.errNoEndpoint.Inc()
 		http.Error(w, "gantry: route "+hr.entry.Namespace+"/"+hr.entry.Route+" has no traffic targets", http.StatusServiceUnavailable)
@@ -166,7 +181,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var waited time.Duration
 		var code int
-		ep, waited, code = g.act.wait(r.Context(), tg, timeout, pick)
+		ep, waited, code = g.act.wait(r.Context(), *tg, timeout, pick)
 		switch code {
 		case 0:
 			w.Header().Set("Gantry-Cold-Start", "true")

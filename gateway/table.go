@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,6 +19,8 @@ type Target struct {
 	H2C bool
 	// Timeout bounds the wait for a ready instance (the revision's timeoutSeconds).
 	Timeout time.Duration
+
+	count *atomic.Uint64 // requests sent through the route's main host
 }
 
 // RouteEntry is what one host serves. A route's main host carries all its
@@ -50,6 +53,7 @@ func NewTable(entries []RouteEntry) (*Table, error) {
 		if _, dup := t.hosts[h]; dup {
 			return nil, fmt.Errorf("host %q is claimed twice (route %s/%s)", h, e.Namespace, e.Route)
 		}
+		e.Targets = append([]Target(nil), e.Targets...)
 		hr := &hostRoute{entry: e}
 		for _, tg := range e.Targets {
 			if tg.Percent < 0 {
@@ -88,17 +92,17 @@ func (t *Table) lookup(host string) (*hostRoute, bool) {
 
 // pick chooses a target by weight; r is uniform in [0, 1). Targets at 0
 // percent are never picked for the main host.
-func (hr *hostRoute) pick(r float64) (Target, bool) {
+func (hr *hostRoute) pick(r float64) (*Target, bool) {
 	if hr.total <= 0 {
-		return Target{}, false
+		return nil, false
 	}
 	n := int64(r * float64(hr.total))
 	for i, c := range hr.cum {
 		if n < c {
-			return hr.entry.Targets[i], true
+			return &hr.entry.Targets[i], true
 		}
 	}
-	return hr.entry.Targets[len(hr.entry.Targets)-1], true
+	return &hr.entry.Targets[len(hr.entry.Targets)-1], true
 }
 
-func (hr *hostRoute) pickRandom() (Target, bool) { return hr.pick(rand.Float64()) }
+func (hr *hostRoute) pickRandom() (*Target, bool) { return hr.pick(rand.Float64()) }

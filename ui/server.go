@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/controller"
@@ -34,6 +35,9 @@ type Options struct {
 	SDTargets func() []SDTarget
 	// Instances lists a revision's instances for /api/v1/revisions/NS/NAME/instances.
 	Instances func(namespace, revision string) any
+	// Requests reports the requests a route's main host sent each revision
+	// recently, and over how long, for /api/v1/routes/NS/NAME/traffic.
+	Requests func(namespace, route string) (map[string]uint64, time.Duration)
 	Logger    *slog.Logger
 }
 
@@ -53,6 +57,7 @@ func New(o Options) http.Handler {
 	e.GET("/api/v1/:resource", s.list)
 	e.GET("/api/v1/:resource/:namespace/:name", s.get)
 	e.GET("/api/v1/revisions/:namespace/:name/instances", s.instances)
+	e.GET("/api/v1/routes/:namespace/:name/traffic", s.traffic)
 	e.DELETE("/api/v1/:resource/:namespace/:name", s.delete)
 	if o.Gatherer != nil {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
@@ -210,4 +215,58 @@ func (s *server) sd(c echo.Context) error {
 		t = []SDTarget{}
 	}
 	return c.JSON(http.StatusOK, t)
+}
+
+// TrafficRow is one traffic target with the share of requests it received.
+type TrafficRow struct {
+	RevisionName   string  `json:"revisionName"`
+	Percent        int64   `json:"percent"`
+	Tag            string  `json:"tag,omitempty"`
+	URL            string  `json:"url,omitempty"`
+	LatestRevision bool    `json:"latestRevision"`
+	Requests       uint64  `json:"requests"`
+	ObservedShare  float64 `json:"observedShare"` // percent of the route's requests
+}
+
+type trafficResponse struct {
+	Route         string       `json:"route"`
+	URL           string       `json:"url"`
+	WindowSeconds float64      `json:"windowSeconds"`
+	Targets       []TrafficRow `json:"targets"`
+}
+
+func (s *server) traffic(c echo.Context) error {
+	o, err := s.o.Store.Get(api.KindRoute, c.Param("namespace"), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	r := o.(*api.Route)
+	var counts map[string]uint64
+	var window time.Duration
+	if s.o.Requests != nil {
+		counts, window = s.o.Requests(r.Namespace, r.Name)
+	}
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	resp := trafficResponse{Route: r.Name, URL: r.Status.URL, WindowSeconds: window.Seconds(), Targets: []TrafficRow{}}
+	seen := map[string]bool{}
+	for _, t := range r.Status.Traffic {
+		row := TrafficRow{RevisionName: t.RevisionName, Tag: t.Tag, URL: t.URL, LatestRevision: t.LatestRevision != nil && *t.LatestRevision}
+		if t.Percent != nil {
+			row.Percent = *t.Percent
+		}
+		if !seen[t.RevisionName] {
+			// A revision listed twice (say, by name and as latest) received its
+			// requests once: count them on its first row.
+			seen[t.RevisionName] = true
+			row.Requests = counts[t.RevisionName]
+			if total > 0 {
+				row.ObservedShare = 100 * float64(row.Requests) / float64(total)
+			}
+		}
+		resp.Targets = append(resp.Targets, row)
+	}
+	return c.JSON(http.StatusOK, resp)
 }

@@ -60,7 +60,78 @@ func runGet(ctx context.Context, args []string) error {
 		}
 		items = list.Items
 	}
+	if kind == api.KindRoute && *out == "table" {
+		return printRoutes(ctx, c, os.Stdout, items, *all)
+	}
 	return printObjects(os.Stdout, kind, items, *out, fs.NArg() == 2, *all)
+}
+
+// printRoutes shows one row per traffic target: its percent, tag URL and the
+// share of the route's requests it actually received recently.
+func printRoutes(ctx context.Context, c *client, w io.Writer, items []json.RawMessage, allNS bool) error {
+	if len(items) == 0 {
+		fmt.Fprintln(os.Stderr, "No routes found.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	defer tw.Flush()
+	cols := []string{"NAME", "URL", "READY", "REVISION", "PERCENT", "TAG", "TAG URL", "OBSERVED"}
+	if allNS {
+		cols = append([]string{"NAMESPACE"}, cols...)
+	}
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	for _, raw := range items {
+		var r api.Route
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("decode route: %w", err)
+		}
+		var tr struct {
+			WindowSeconds float64 `json:"windowSeconds"`
+			Targets       []struct {
+				RevisionName  string  `json:"revisionName"`
+				Percent       int64   `json:"percent"`
+				Tag           string  `json:"tag"`
+				URL           string  `json:"url"`
+				Requests      uint64  `json:"requests"`
+				ObservedShare float64 `json:"observedShare"`
+			} `json:"targets"`
+		}
+		if err := c.do(ctx, http.MethodGet, "/api/v1/routes/"+url.PathEscape(r.Namespace)+"/"+url.PathEscape(r.Name)+"/traffic", nil, &tr); err != nil {
+			return err
+		}
+		ready, reason := readyOf(r.Status.Conditions)
+		if reason != "" {
+			ready += " (" + reason + ")"
+		}
+		first := []string{r.Name, r.Status.URL, ready}
+		if len(tr.Targets) == 0 {
+			row := append(first, "-", "-", "-", "-", "-")
+			if allNS {
+				row = append([]string{r.Namespace}, row...)
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+		for i, t := range tr.Targets {
+			lead := first
+			if i > 0 {
+				lead = []string{"", "", ""}
+			}
+			observed := "-"
+			if tr.WindowSeconds > 0 {
+				observed = fmt.Sprintf("%.1f%% (%d req/%ds)", t.ObservedShare, t.Requests, int(tr.WindowSeconds))
+			}
+			row := append(append([]string(nil), lead...), dash(t.RevisionName), strconv.FormatInt(t.Percent, 10)+"%", dash(t.Tag), dash(t.URL), observed)
+			if allNS {
+				ns := r.Namespace
+				if i > 0 {
+					ns = ""
+				}
+				row = append([]string{ns}, row...)
+			}
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+	}
+	return nil
 }
 
 func printObjects(w io.Writer, kind string, items []json.RawMessage, format string, single, allNS bool) error {

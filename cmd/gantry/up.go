@@ -78,11 +78,13 @@ func up(ctx context.Context, f upFlags) error {
 	defer rt.Close()
 
 	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg})
+	share := &gateway.ShareWindow{}
 	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Domain: f.domain,
 		GatewayPort: gwPort, Logger: log.With("component", "controller"), Registry: reg})
 
 	api := ui.New(ui.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
 		Instances: func(ns, rev string) any { return rt.Instances(ns, rev) },
+		Requests:  share.Requests,
 		SDTargets: sdTargets(st, rt, uiLn.Addr().String())})
 
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
@@ -100,6 +102,18 @@ func up(ctx context.Context, f upFlags) error {
 	go func() { errc <- serve(uiSrv, uiLn, "ui") }()
 	ctlDone := make(chan struct{})
 	go func() { defer close(ctlDone); errc <- ctl.Run(runCtx) }()
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			share.Sample(gw, time.Now())
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	demoDone := make(chan struct{})
 	if f.demo {
 		go func() { defer close(demoDone); runDemo(runCtx, log, st, ctl, gwLn.Addr().String(), f.domain) }()

@@ -29,24 +29,24 @@ func gcRev(name string, opts ...func(*api.Revision)) *api.Revision {
 
 // routing sets the routingState label and, as Knative's SetRoutingState does,
 // stamps routingStateModified with the time of the change (gcNow).
-func routing(state string) func(*api.Revision) {
+func gcRouting(state string) func(*api.Revision) {
 	return func(r *api.Revision) {
 		r.Labels[api.LabelRoutingState] = state
 		r.Annotations[api.AnnotationRoutingModified] = gcNow.Format(time.RFC3339)
 	}
 }
 
-func lastActive(ago time.Duration) func(*api.Revision) {
+func gcLastActive(ago time.Duration) func(*api.Revision) {
 	return func(r *api.Revision) {
 		r.Annotations[api.AnnotationRoutingModified] = gcNow.Add(-ago).UTC().Format(time.RFC3339)
 	}
 }
 
-func created(ago time.Duration) func(*api.Revision) {
+func gcCreated(ago time.Duration) func(*api.Revision) {
 	return func(r *api.Revision) { r.CreationTimestamp = metav1.NewTime(gcNow.Add(-ago)) }
 }
 
-func noGC(r *api.Revision) { r.Annotations[api.AnnotationNoGC] = "true" }
+func gcNoGC(r *api.Revision) { r.Annotations[api.AnnotationNoGC] = "true" }
 
 func gcConfiguration(latestReady string) *api.Configuration {
 	c := &api.Configuration{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "foo"}}
@@ -60,13 +60,13 @@ func gcConf(create, active time.Duration, minRevs, maxRevs int64) api.GCConfig {
 		MinNonActiveRevisions: minRevs, MaxNonActiveRevisions: maxRevs}
 }
 
-const off = time.Duration(api.GCDisabled)
+const gcOff = time.Duration(api.GCDisabled)
 
 // Ages of Knative's fixtures: oldest, older, old.
 const (
-	oldest = 13 * time.Minute
-	older  = 12 * time.Minute
-	old    = 11 * time.Minute
+	gcOldest = 13 * time.Minute
+	gcOlder  = 12 * time.Minute
+	gcOld    = 11 * time.Minute
 )
 
 // TestCollectRevisions holds every vector of Knative's gc_test.go
@@ -77,18 +77,18 @@ func TestCollectRevisions(t *testing.T) {
 	maxCase := gcConf(time.Hour, time.Hour, 1, 2)
 	threeRevs := func() []*api.Revision {
 		return []*api.Revision{
-			gcRev("5554", routing(api.RoutingStateReserve), lastActive(oldest)),
-			gcRev("5555", routing(api.RoutingStateReserve), lastActive(older)),
-			gcRev("5556", routing(api.RoutingStateActive), lastActive(old)),
+			gcRev("5554", gcRouting(api.RoutingStateReserve), gcLastActive(gcOldest)),
+			gcRev("5555", gcRouting(api.RoutingStateReserve), gcLastActive(gcOlder)),
+			gcRev("5556", gcRouting(api.RoutingStateActive), gcLastActive(gcOld)),
 		}
 	}
 	fiveRevs := func() []*api.Revision {
 		return []*api.Revision{
-			gcRev("5553", routing(api.RoutingStateReserve), lastActive(15*time.Minute)),
-			gcRev("5554", routing(api.RoutingStateReserve), lastActive(14*time.Minute)),
-			gcRev("5555", routing(api.RoutingStateReserve), lastActive(13*time.Minute)),
-			gcRev("5556", routing(api.RoutingStateReserve), lastActive(12*time.Minute)),
-			gcRev("5557", routing(api.RoutingStateActive), lastActive(11*time.Minute)),
+			gcRev("5553", gcRouting(api.RoutingStateReserve), gcLastActive(15*time.Minute)),
+			gcRev("5554", gcRouting(api.RoutingStateReserve), gcLastActive(14*time.Minute)),
+			gcRev("5555", gcRouting(api.RoutingStateReserve), gcLastActive(13*time.Minute)),
+			gcRev("5556", gcRouting(api.RoutingStateReserve), gcLastActive(12*time.Minute)),
+			gcRev("5557", gcRouting(api.RoutingStateActive), gcLastActive(11*time.Minute)),
 		}
 	}
 	tests := []struct {
@@ -102,7 +102,7 @@ func TestCollectRevisions(t *testing.T) {
 		{
 			name: "min: too few revisions",
 			gc:   minCase, cfg: gcConfiguration("5556"),
-			revs: []*api.Revision{gcRev("5556", routing(api.RoutingStateActive), created(old))},
+			revs: []*api.Revision{gcRev("5556", gcRouting(api.RoutingStateActive), gcCreated(gcOld))},
 		}, {
 			name: "min: delete oldest, keep one recent, one active",
 			gc:   minCase, cfg: gcConfiguration("5556"),
@@ -117,17 +117,17 @@ func TestCollectRevisions(t *testing.T) {
 			name: "min: keep oldest when none reserved (pending, unset, active)",
 			gc:   minCase, cfg: gcConfiguration("5556"),
 			revs: []*api.Revision{
-				gcRev("5554", routing(api.RoutingStatePending), created(oldest)),
-				gcRev("5555", routing(""), created(older)),
-				gcRev("5556", routing(api.RoutingStateActive), created(old)),
+				gcRev("5554", gcRouting(api.RoutingStatePending), gcCreated(gcOldest)),
+				gcRev("5555", gcRouting(""), gcCreated(gcOlder)),
+				gcRev("5556", gcRouting(api.RoutingStateActive), gcCreated(gcOld)),
 			},
 		}, {
 			name: "min: none stale",
 			gc:   minCase, cfg: gcConfiguration(""),
 			revs: []*api.Revision{
-				gcRev("5554", routing(api.RoutingStateReserve), lastActive(0)),
-				gcRev("5555", routing(api.RoutingStateReserve), lastActive(0)),
-				gcRev("5556", routing(api.RoutingStateReserve), lastActive(0)),
+				gcRev("5554", gcRouting(api.RoutingStateReserve), gcLastActive(0)),
+				gcRev("5555", gcRouting(api.RoutingStateReserve), gcLastActive(0)),
+				gcRev("5556", gcRouting(api.RoutingStateReserve), gcLastActive(0)),
 			},
 		}, {
 			name: "min: keep oldest because of the no-gc annotation",
@@ -135,9 +135,9 @@ func TestCollectRevisions(t *testing.T) {
 			revs: []*api.Revision{
 				// Knative's fixture sets routingStateModified first and then
 				// the routing state, which stamps it with now.
-				gcRev("5554", lastActive(oldest), routing(api.RoutingStateReserve), noGC),
-				gcRev("5555", routing(api.RoutingStateReserve), lastActive(older)),
-				gcRev("5556", routing(api.RoutingStateReserve), lastActive(old)),
+				gcRev("5554", gcLastActive(gcOldest), gcRouting(api.RoutingStateReserve), gcNoGC),
+				gcRev("5555", gcRouting(api.RoutingStateReserve), gcLastActive(gcOlder)),
+				gcRev("5556", gcRouting(api.RoutingStateReserve), gcLastActive(gcOld)),
 			},
 			want: []string{"5555"},
 		},
@@ -146,78 +146,78 @@ func TestCollectRevisions(t *testing.T) {
 			name: "max: at max",
 			gc:   maxCase, cfg: gcConfiguration("5556"),
 			revs: []*api.Revision{
-				gcRev("5554", routing(api.RoutingStateReserve), lastActive(older)),
-				gcRev("5555", routing(api.RoutingStateReserve), lastActive(older)),
-				gcRev("5556", routing(api.RoutingStateActive), lastActive(old)),
+				gcRev("5554", gcRouting(api.RoutingStateReserve), gcLastActive(gcOlder)),
+				gcRev("5555", gcRouting(api.RoutingStateReserve), gcLastActive(gcOlder)),
+				gcRev("5556", gcRouting(api.RoutingStateActive), gcLastActive(gcOld)),
 			},
 		}, {
 			name: "max: delete oldest, keep three",
 			gc:   maxCase, cfg: gcConfiguration("5556"),
 			revs: []*api.Revision{
-				gcRev("5553", routing(api.RoutingStateReserve), lastActive(oldest)),
-				gcRev("5554", routing(api.RoutingStateReserve), lastActive(older)),
-				gcRev("5555", routing(api.RoutingStateReserve), lastActive(older)),
-				gcRev("5556", routing(api.RoutingStateActive), lastActive(old)),
+				gcRev("5553", gcRouting(api.RoutingStateReserve), gcLastActive(gcOldest)),
+				gcRev("5554", gcRouting(api.RoutingStateReserve), gcLastActive(gcOlder)),
+				gcRev("5555", gcRouting(api.RoutingStateReserve), gcLastActive(gcOlder)),
+				gcRev("5556", gcRouting(api.RoutingStateActive), gcLastActive(gcOld)),
 			},
 			want: []string{"5553"},
 		}, {
 			name: "max: over max, all active",
 			gc:   maxCase, cfg: gcConfiguration("5556"),
 			revs: []*api.Revision{
-				gcRev("5553", routing(api.RoutingStateActive)),
-				gcRev("5554", routing(api.RoutingStateActive)),
-				gcRev("5555", routing(api.RoutingStateActive)),
-				gcRev("5556", routing(api.RoutingStateActive)),
+				gcRev("5553", gcRouting(api.RoutingStateActive)),
+				gcRev("5554", gcRouting(api.RoutingStateActive)),
+				gcRev("5555", gcRouting(api.RoutingStateActive)),
+				gcRev("5556", gcRouting(api.RoutingStateActive)),
 			},
 		},
 		// Knative TestCollectSettings.
 		{
 			name: "settings: all disabled",
-			gc:   gcConf(off, off, 1, api.GCDisabled), cfg: gcConfiguration("5556"),
+			gc:   gcConf(gcOff, gcOff, 1, api.GCDisabled), cfg: gcConfiguration("5556"),
 			revs: threeRevs(),
 		}, {
 			name: "settings: staleness disabled",
-			gc:   gcConf(off, off, 0, 1), cfg: gcConfiguration("5556"),
+			gc:   gcConf(gcOff, gcOff, 0, 1), cfg: gcConfiguration("5556"),
 			revs: threeRevs(),
 			want: []string{"5554"},
 		}, {
 			name: "settings: max disabled",
-			gc:   gcConf(off, time.Minute, 1, api.GCDisabled), cfg: gcConfiguration("5556"),
+			gc:   gcConf(gcOff, time.Minute, 1, api.GCDisabled), cfg: gcConfiguration("5556"),
 			revs: threeRevs(),
 			want: []string{"5554"},
 		},
 		// Knative TestGCInOrder.
 		{
 			name: "order: retain one item",
-			gc:   gcConf(off, off, 1, 1), cfg: gcConfiguration("5557"),
+			gc:   gcConf(gcOff, gcOff, 1, 1), cfg: gcConfiguration("5557"),
 			revs: fiveRevs(),
 			want: []string{"5553", "5554", "5555"},
 		}, {
 			name: "order: retain two items",
-			gc:   gcConf(off, off, 2, 2), cfg: gcConfiguration("5557"),
+			gc:   gcConf(gcOff, gcOff, 2, 2), cfg: gcConfiguration("5557"),
 			revs: fiveRevs(),
 			want: []string{"5553", "5554"},
 		},
 		// Gantry's own.
 		{
 			name: "order follows last activity, not input order",
-			gc:   gcConf(off, off, 1, 1), cfg: gcConfiguration("5557"),
+			gc:   gcConf(gcOff, gcOff, 1, 1), cfg: gcConfiguration("5557"),
 			revs: func() []*api.Revision { r := fiveRevs(); slices.Reverse(r); return r }(),
 			want: []string{"5553", "5554", "5555"},
 		}, {
 			name: "latest ready is kept even when labelled reserve",
-			gc:   gcConf(off, off, 0, 0), cfg: gcConfiguration("5556"),
+			gc:   gcConf(gcOff, gcOff, 0, 0), cfg: gcConfiguration("5556"),
 			revs: []*api.Revision{
-				gcRev("5555", routing(api.RoutingStateReserve), lastActive(older)),
-				gcRev("5556", routing(api.RoutingStateReserve), lastActive(old)),
+				gcRev("5555", gcRouting(api.RoutingStateReserve), gcLastActive(gcOlder)),
+				gcRev("5556", gcRouting(api.RoutingStateReserve), gcLastActive(gcOld)),
 			},
 			want: []string{"5555"},
 		}, {
 			name: "no-gc is case-insensitive; other values do not preserve",
-			gc:   gcConf(off, off, 0, 0), cfg: gcConfiguration(""),
+			gc:   gcConf(gcOff, gcOff, 0, 0), cfg: gcConfiguration(""),
 			revs: []*api.Revision{
-				gcRev("a", routing(api.RoutingStateReserve), func(r *api.Revision) { r.Annotations[api.AnnotationNoGC] = "TRUE" }),
-				gcRev("b", routing(api.RoutingStateReserve), func(r *api.Revision) { r.Annotations[api.AnnotationNoGC] = "yes" }),
+				gcRev("a", gcRouting(api.RoutingStateReserve), func(r *api.Revision) { r.Annotations[api.AnnotationNoGC] = "TRUE" }),
+				gcRev("b", gcRouting(api.RoutingStateReserve), func(r *api.Revision) { r.Annotations[api.AnnotationNoGC] = "yes" }),
 			},
 			want: []string{"b"},
 		}, {
@@ -239,12 +239,12 @@ func TestCollectRevisions(t *testing.T) {
 			want: []string{"5553"},
 		}, {
 			name: "newer stale revisions go over max after older fresh ones stay",
-			gc:   gcConf(off, 10*time.Minute, 0, 1),
+			gc:   gcConf(gcOff, 10*time.Minute, 0, 1),
 			cfg:  gcConfiguration(""),
 			revs: []*api.Revision{
-				gcRev("fresh-old", routing(api.RoutingStateReserve), lastActive(20*time.Minute), created(20*time.Minute)),
-				gcRev("a", routing(api.RoutingStateReserve), lastActive(5*time.Minute)),
-				gcRev("b", routing(api.RoutingStateReserve), lastActive(4*time.Minute)),
+				gcRev("fresh-old", gcRouting(api.RoutingStateReserve), gcLastActive(20*time.Minute), gcCreated(20*time.Minute)),
+				gcRev("a", gcRouting(api.RoutingStateReserve), gcLastActive(5*time.Minute)),
+				gcRev("b", gcRouting(api.RoutingStateReserve), gcLastActive(4*time.Minute)),
 			},
 			// fresh-old is stale and goes; a and b are fresh, 2 > max 1: a goes.
 			want: []string{"fresh-old", "a"},
@@ -252,28 +252,28 @@ func TestCollectRevisions(t *testing.T) {
 			name: "creation time keeps a revision whose activity is old",
 			gc:   gcConf(time.Hour, time.Minute, 0, api.GCDisabled), cfg: gcConfiguration(""),
 			revs: []*api.Revision{
-				gcRev("young", routing(api.RoutingStateReserve), lastActive(30*time.Minute), created(30*time.Minute)),
-				gcRev("aged", routing(api.RoutingStateReserve), lastActive(30*time.Minute), created(2*time.Hour)),
+				gcRev("young", gcRouting(api.RoutingStateReserve), gcLastActive(30*time.Minute), gcCreated(30*time.Minute)),
+				gcRev("aged", gcRouting(api.RoutingStateReserve), gcLastActive(30*time.Minute), gcCreated(2*time.Hour)),
 			},
 			want: []string{"aged"},
 		}, {
 			name: "unparsable routingStateModified falls back to creation time",
-			gc:   gcConf(off, 10*time.Minute, 0, api.GCDisabled), cfg: gcConfiguration(""),
+			gc:   gcConf(gcOff, 10*time.Minute, 0, api.GCDisabled), cfg: gcConfiguration(""),
 			revs: []*api.Revision{
-				gcRev("bad-old", routing(api.RoutingStateReserve), created(time.Hour),
+				gcRev("bad-old", gcRouting(api.RoutingStateReserve), gcCreated(time.Hour),
 					func(r *api.Revision) { r.Annotations[api.AnnotationRoutingModified] = "yesterday" }),
-				gcRev("bad-new", routing(api.RoutingStateReserve), created(time.Minute),
+				gcRev("bad-new", gcRouting(api.RoutingStateReserve), gcCreated(time.Minute),
 					func(r *api.Revision) { r.Annotations[api.AnnotationRoutingModified] = "yesterday" }),
 			},
 			want: []string{"bad-old"},
 		}, {
 			name: "other configurations' and namespaces' revisions are ignored",
-			gc:   gcConf(off, off, 0, 0), cfg: gcConfiguration(""),
+			gc:   gcConf(gcOff, gcOff, 0, 0), cfg: gcConfiguration(""),
 			revs: []*api.Revision{
-				gcRev("other-cfg", routing(api.RoutingStateReserve), func(r *api.Revision) { r.Labels[api.LabelConfiguration] = "other" }),
-				gcRev("other-ns", routing(api.RoutingStateReserve), func(r *api.Revision) { r.Namespace = "bar" }),
+				gcRev("other-cfg", gcRouting(api.RoutingStateReserve), func(r *api.Revision) { r.Labels[api.LabelConfiguration] = "other" }),
+				gcRev("other-ns", gcRouting(api.RoutingStateReserve), func(r *api.Revision) { r.Namespace = "bar" }),
 				nil,
-				gcRev("mine", routing(api.RoutingStateReserve)),
+				gcRev("mine", gcRouting(api.RoutingStateReserve)),
 			},
 			want: []string{"mine"},
 		}, {
@@ -286,7 +286,7 @@ func TestCollectRevisions(t *testing.T) {
 					if i == 99 {
 						state = api.RoutingStateActive
 					}
-					out = append(out, gcRev("r-"+twoDigits(i), routing(state), created(72*time.Hour), lastActive(time.Duration(100-i)*time.Hour)))
+					out = append(out, gcRev("r-"+gcTwoDigits(i), gcRouting(state), gcCreated(72*time.Hour), gcLastActive(time.Duration(100-i)*time.Hour)))
 				}
 				return out
 			}(),
@@ -295,7 +295,7 @@ func TestCollectRevisions(t *testing.T) {
 			want: func() []string {
 				var out []string
 				for i := range 79 {
-					out = append(out, "r-"+twoDigits(i))
+					out = append(out, "r-"+gcTwoDigits(i))
 				}
 				return out
 			}(),
@@ -322,7 +322,7 @@ func TestCollectRevisions(t *testing.T) {
 	}
 }
 
-func twoDigits(i int) string { return string([]byte{byte('0' + i/10), byte('0' + i%10)}) }
+func gcTwoDigits(i int) string { return string([]byte{byte('0' + i/10), byte('0' + i%10)}) }
 
 // TestIsRevisionStale holds Knative's TestIsRevisionStale vectors (5m, 5m)
 // and the disabled limits.
@@ -334,15 +334,15 @@ func TestIsRevisionStale(t *testing.T) {
 		rev  *api.Revision
 		want bool
 	}{
-		{name: "stale create time", gc: five, rev: gcRev("r", created(10*time.Minute)), want: true},
-		{name: "fresh create time", gc: five, rev: gcRev("r", created(0))},
-		{name: "stale routingStateModified", gc: five, rev: gcRev("r", created(10*time.Minute), lastActive(10*time.Minute)), want: true},
-		{name: "fresh routingStateModified", gc: five, rev: gcRev("r", created(10*time.Minute), lastActive(0))},
-		{name: "exactly at the limits is stale", gc: five, rev: gcRev("r", created(5*time.Minute), lastActive(5*time.Minute)), want: true},
-		{name: "both limits disabled", gc: gcConf(off, off, 0, 0), rev: gcRev("r", created(1000*time.Hour))},
-		{name: "create limit disabled, old activity", gc: gcConf(off, 5*time.Minute, 0, 0), rev: gcRev("r", created(time.Minute), lastActive(10*time.Minute)), want: true},
-		{name: "active limit disabled, old creation", gc: gcConf(5*time.Minute, off, 0, 0), rev: gcRev("r", created(10*time.Minute), lastActive(0)), want: true},
-		{name: "active limit disabled, new creation", gc: gcConf(5*time.Minute, off, 0, 0), rev: gcRev("r", created(time.Minute))},
+		{name: "stale create time", gc: five, rev: gcRev("r", gcCreated(10*time.Minute)), want: true},
+		{name: "fresh create time", gc: five, rev: gcRev("r", gcCreated(0))},
+		{name: "stale routingStateModified", gc: five, rev: gcRev("r", gcCreated(10*time.Minute), gcLastActive(10*time.Minute)), want: true},
+		{name: "fresh routingStateModified", gc: five, rev: gcRev("r", gcCreated(10*time.Minute), gcLastActive(0))},
+		{name: "exactly at the limits is stale", gc: five, rev: gcRev("r", gcCreated(5*time.Minute), gcLastActive(5*time.Minute)), want: true},
+		{name: "both limits disabled", gc: gcConf(gcOff, gcOff, 0, 0), rev: gcRev("r", gcCreated(1000*time.Hour))},
+		{name: "create limit disabled, old activity", gc: gcConf(gcOff, 5*time.Minute, 0, 0), rev: gcRev("r", gcCreated(time.Minute), gcLastActive(10*time.Minute)), want: true},
+		{name: "active limit disabled, old creation", gc: gcConf(5*time.Minute, gcOff, 0, 0), rev: gcRev("r", gcCreated(10*time.Minute), gcLastActive(0)), want: true},
+		{name: "active limit disabled, new creation", gc: gcConf(5*time.Minute, gcOff, 0, 0), rev: gcRev("r", gcCreated(time.Minute))},
 		{name: "zero creation time counts as old", gc: five, rev: gcRev("r"), want: true},
 	}
 	for _, tt := range tests {
