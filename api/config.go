@@ -17,9 +17,11 @@ const (
 
 // Config is the stack-wide configuration assembled from the ConfigMaps.
 type Config struct {
-	Defaults DefaultsConfig
-	Domain   DomainConfig
-	Network  NetworkConfig
+	Defaults   DefaultsConfig
+	Domain     DomainConfig
+	Network    NetworkConfig
+	Autoscaler AutoscalerConfig
+	GC         GCConfig
 }
 
 // DefaultsConfig is config-defaults.
@@ -76,6 +78,8 @@ func DefaultConfig(localDomain string) *Config {
 		localDomain = "localhost"
 	}
 	return &Config{
+		Autoscaler: DefaultAutoscalerConfig(),
+		GC:         DefaultGCConfig(),
 		Defaults: DefaultsConfig{
 			RevisionTimeoutSeconds:              300,
 			MaxRevisionTimeoutSeconds:           600,
@@ -100,4 +104,15 @@ func DefaultConfig(localDomain string) *Config {
 			ClusterLocalDomainTLS: "disabled",
 		},
 	}
+}
+
+func init() {
+	registerConfigMap(ConfigMapAutoscaler, func(data map[string]string, cfg *Config) error {
+		c, err := ParseAutoscalerConfig(data)
+		if err != nil {
+			return err
+		}
+		cfg.Autoscaler = c
+		return nil
+	})
 }

@@ -147,10 +147,12 @@ func parseDisabledOrInt64(raw string, dst *int64) error {
 }
 
 func init() {
-	// Config has no GC section yet: config-gc is validated and otherwise
-	// leaves cfg unchanged.
-	registerConfigMap(ConfigMapGC, func(data map[string]string, _ *Config) error {
-		_, err := ParseGCConfig(data)
-		return err
+	registerConfigMap(ConfigMapGC, func(data map[string]string, cfg *Config) error {
+		c, err := ParseGCConfig(data)
+		if err != nil {
+			return err
+		}
+		cfg.GC = c
+		return nil
 	})
 }

@@ -165,11 +165,10 @@ func TestDefaultGCConfig(t *testing.T) {
 	}
 }
 
-// TestParseConfigMapGC checks that ParseConfigMap validates config-gc, names
-// the ConfigMap in its errors and leaves cfg unchanged either way.
+// TestParseConfigMapGC checks that ParseConfigMap applies a valid config-gc,
+// names the ConfigMap in its errors and leaves cfg unchanged on error.
 func TestParseConfigMapGC(t *testing.T) {
 	cfg := DefaultConfig("")
-	before := DefaultConfig("")
 	if err := ParseConfigMap(cm(ConfigMapGC, map[string]string{
 		"_example":                 "anything: [not parsed",
 		"min-non-active-revisions": "2",
@@ -177,20 +176,21 @@ func TestParseConfigMapGC(t *testing.T) {
 	}), cfg); err != nil {
 		t.Fatalf("valid config-gc: %v", err)
 	}
-	if diff := cmp.Diff(before, cfg); diff != "" {
-		t.Errorf("config-gc changed cfg (-before +after):\n%s", diff)
+	if cfg.GC.MinNonActiveRevisions != 2 || cfg.GC.RetainSinceCreateTime != GCDisabled || cfg.GC.MaxNonActiveRevisions != 1000 {
+		t.Errorf("config-gc applied as %+v, want min 2, create-time disabled, max 1000", cfg.GC)
 	}
+	before := *cfg
 
 	err := ParseConfigMap(cm(ConfigMapGC, map[string]string{"min-non-active-revisions": "20", "max-non-active-revisions": "10"}), cfg)
 	const want = "ConfigMap config-gc: min-non-active-revisions(20) must be <= max-non-active-revisions(10)"
 	if err == nil || err.Error() != want {
 		t.Errorf("ParseConfigMap error = %v, want %q", err, want)
 	}
+	if diff := cmp.Diff(&before, cfg); diff != "" {
+		t.Errorf("invalid config-gc changed cfg (-before +after):\n%s", diff)
+	}
 	if !errors.Is(err, ErrInvalidGCConfig) {
 		t.Errorf("error %v does not match ErrInvalidGCConfig", err)
-	}
-	if diff := cmp.Diff(before, cfg); diff != "" {
-		t.Errorf("rejected config-gc changed cfg (-before +after):\n%s", diff)
 	}
 }
 

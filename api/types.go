@@ -224,16 +224,17 @@ type ConditionType string
 
 // Condition types Knative reports.
 const (
-	ConditionReady               ConditionType = "Ready"
-	ConditionConfigurationsReady ConditionType = "ConfigurationsReady"
-	ConditionRoutesReady         ConditionType = "RoutesReady"
-	ConditionAllTrafficAssigned  ConditionType = "AllTrafficAssigned"
-	ConditionIngressReady        ConditionType = "IngressReady"
-	ConditionResourcesAvailable  ConditionType = "ResourcesAvailable"
-	ConditionContainerHealthy    ConditionType = "ContainerHealthy"
-	ConditionActive              ConditionType = "Active"
-	ConditionDomainClaimed       ConditionType = "DomainClaimed"
-	ConditionReferenceResolved   ConditionType = "ReferenceResolved"
+	ConditionReady                  ConditionType = "Ready"
+	ConditionConfigurationsReady    ConditionType = "ConfigurationsReady"
+	ConditionRoutesReady            ConditionType = "RoutesReady"
+	ConditionAllTrafficAssigned     ConditionType = "AllTrafficAssigned"
+	ConditionIngressReady           ConditionType = "IngressReady"
+	ConditionResourcesAvailable     ConditionType = "ResourcesAvailable"
+	ConditionContainerHealthy       ConditionType = "ContainerHealthy"
+	ConditionActive                 ConditionType = "Active"
+	ConditionDomainClaimed          ConditionType = "DomainClaimed"
+	ConditionReferenceResolved      ConditionType = "ReferenceResolved"
+	ConditionCertificateProvisioned ConditionType = "CertificateProvisioned"
 )
 
 // Condition is one aspect of an object's state.

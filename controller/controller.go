@@ -222,6 +222,14 @@ func (c *Controller) reconcileConfigurations(cfg *api.Config) error {
 		if err := c.o.Store.UpdateStatus(conf); err != nil {
 			errs = append(errs, fmt.Errorf("configuration %s/%s status: %w", conf.Namespace, conf.Name, err))
 		}
+		// Revision GC, as Knative runs it after each Configuration reconcile.
+		for _, name := range reconcile.CollectRevisions(conf, by[conf.Namespace+"/"+conf.Name], cfg.GC, c.o.Now()) {
+			if err := c.o.Store.Delete(api.KindRevision, conf.Namespace, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("collect revision %s/%s: %w", conf.Namespace, name, err))
+				continue
+			}
+			c.log.Info("collected revision", "namespace", conf.Namespace, "revision", name, "configuration", conf.Name)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -601,7 +601,7 @@ func TestControllerServiceLifecycle(t *testing.T) {
 	if !ok {
 		t.Fatal("gateway table has no host hello.default.localhost")
 	}
-	if diff := cmp.Diff([]gateway.Target{{Namespace: "default", Revision: "hello-00001", Percent: 100}}, e.Targets, ignoreTargetInternals); diff != "" {
+	if diff := cmp.Diff([]gateway.Target{{Namespace: "default", Revision: "hello-00001", Percent: 100, Timeout: 300 * time.Second}}, e.Targets, ignoreTargetInternals); diff != "" {
 		t.Errorf("gateway targets (-want +got):\n%s", diff)
 	}
 	if len(eps[gateway.EndpointKey("default", "hello-00001")]) != 1 {

@@ -23,10 +23,13 @@ var datasource = common.DataSourceRef{Type: cog.ToPtr("prometheus"), Uid: cog.To
 // Selection variables: every board filters on these, chained top to bottom.
 // They come from the autoscaler's gauges, which exist for every revision,
 // with or without traffic.
-var selectionVars = []struct{ name, label, query string }{
-	{VarNamespace, "Namespace", `label_values(autoscaler_actual_pods, namespace_name)`},
-	{VarService, "Service", `label_values(autoscaler_actual_pods{namespace_name=~"$namespace"}, service_name)`},
-	{VarRevision, "Revision", `label_values(autoscaler_actual_pods{namespace_name=~"$namespace", service_name=~"$service"}, revision_name)`},
+// "All" is ".*" for namespace and service, and the listed revisions for
+// revision, so that series without service_name (the activator's) still
+// follow the service picked.
+var selectionVars = []struct{ name, label, query, allValue string }{
+	{VarNamespace, "Namespace", `label_values(autoscaler_actual_pods, namespace_name)`, ".*"},
+	{VarService, "Service", `label_values(autoscaler_actual_pods{namespace_name=~"$namespace"}, service_name)`, ".*"},
+	{VarRevision, "Revision", `label_values(autoscaler_actual_pods{namespace_name=~"$namespace", service_name=~"$service"}, revision_name)`, ""},
 }
 
 // Dashboard builds the dashboard with the given uid.
@@ -115,14 +118,18 @@ func (b board) build() (dashboard.Dashboard, error) {
 		Timezone(common.TimeZoneBrowser).
 		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").Label("Data source").Type("prometheus"))
 	for _, v := range selectionVars {
-		db.WithVariable(dashboard.NewQueryVariableBuilder(v.name).Label(v.label).
+		vb := dashboard.NewQueryVariableBuilder(v.name).Label(v.label).
 			Query(dashboard.StringOrMap{String: cog.ToPtr(v.query)}).
 			Definition(v.query).
 			Datasource(datasource).
 			Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 			Sort(dashboard.VariableSortAlphabeticalAsc).
-			Multi(true).IncludeAll(true).AllValue(".*").
-			Current(option("All", "$__all")))
+			Multi(true).IncludeAll(true).
+			Current(option("All", "$__all"))
+		if v.allValue != "" {
+			vb.AllValue(v.allValue)
+		}
+		db.WithVariable(vb)
 	}
 	for _, v := range b.extraVars {
 		db.WithVariable(v)

@@ -42,6 +42,10 @@ const (
 // autoscaler series of the revisions picked in the dashboard variables.
 const (
 	revSel = `namespace_name=~"$namespace", service_name=~"$service", revision_name=~"$revision"`
+	// activatorSel selects the activator's series, which have no
+	// service_name: the dashboards' revision variable lists the service's
+	// revisions when "All" is picked.
+	activatorSel = `namespace_name=~"$namespace", revision_name=~"$revision"`
 	// byRev is the grouping of every per-revision query; it is also the label
 	// set of the recording rules and alerts.
 	byRev = `namespace_name, service_name, revision_name`
@@ -70,16 +74,22 @@ func sumByRev(expr string) string { return `sum by (` + byRev + `) (` + expr + `
 // byPod attaches namespace_name, service_name and revision_name to a cAdvisor
 // vector (labels namespace, pod, container) and keeps only the pods of the
 // selected revisions. This is the join that works on one machine and on
-// Kubernetes alike: cAdvisor's pod label is the pod's name, and the
-// queue-proxy of that pod reports the same name as pod_name on every series,
-// including the revision_queue_depth gauge it exports from start to drain.
-// Matching on (namespace, pod) = (namespace_name, pod_name) is exact, where a
-// pod-name prefix match (pod=~"$revision-.*") would also catch a revision
-// whose name extends another's ("hello-v1" and "hello-v1-canary").
+// Kubernetes alike: cAdvisor's pod label is the pod's name (on one machine
+// the queue-proxy exports the cAdvisor names itself, for the instance), and
+// the queue-proxy of that pod reports the same name as pod_name on its own
+// series. Matching (namespace, pod) with (namespace_name, pod_name) is exact,
+// where a pod-name prefix match (pod=~"$revision-.*") would also catch a
+// revision whose name extends another's ("hello-v1" and "hello-v1-canary").
+// The queue-proxy series used are revision_queue_depth (exported while the
+// pod lives when it has a breaker, containerConcurrency > 0) and the request
+// counters (once the pod served a request). max by (namespace, pod,
+// container) removes duplicates when two sources report the same container
+// (the kubelet's cAdvisor and the queue-proxy's own collector).
 func byPod(cadvisor string) string {
-	return `label_replace(label_replace(` + cadvisor + `, "namespace_name", "$1", "namespace", "(.*)"), "pod_name", "$1", "pod", "(.*)")` +
+	return `label_replace(label_replace(max by (namespace, pod, container) (` + cadvisor + `), "namespace_name", "$1", "namespace", "(.*)"), "pod_name", "$1", "pod", "(.*)")` +
 		` * on (namespace_name, pod_name) group_left (service_name, revision_name)` +
-		` group by (namespace_name, service_name, revision_name, pod_name) (revision_queue_depth{` + revSel + `})`
+		` group by (namespace_name, service_name, revision_name, pod_name) (` +
+		`revision_queue_depth{` + revSel + `} or revision_request_count{` + revSel + `} or revision_app_request_count{` + revSel + `})`
 }
 
 const podContainers = `namespace=~"$namespace", container=~"` + ContainerApp + `|` + ContainerQueueProxy + `"`
@@ -216,7 +226,7 @@ var (
 	}
 	ColdStartRate = Query{
 		ID: "cold_start_rate", Title: "Cold starts", Legend: "{{revision_name}}", Unit: UnitOpsPerMinute,
-		Expr:        `60 * ` + sumByRev(`rate(activator_cold_start_seconds_count{`+revSel+`}[$__rate_interval])`),
+		Expr:        `60 * sum by (namespace_name, revision_name) (rate(activator_cold_start_seconds_count{` + activatorSel + `}[$__rate_interval]))`,
 		Description: "Requests per minute that found the revision scaled to zero and waited for a pod.",
 	}
 	ColdStartDurationP50 = coldStart(0.50)
@@ -242,8 +252,8 @@ func coldStart(q float64) Query {
 	p := pct(q)
 	return Query{
 		ID: "cold_start_duration_" + p, Title: strings.ToUpper(p) + " cold start duration", Legend: "{{revision_name}} " + p, Unit: UnitSeconds,
-		Expr: fmt.Sprintf(`histogram_quantile(%g, sum by (%s, le) (rate(activator_cold_start_seconds_bucket{%s}[$__rate_interval])))`,
-			q, byRev, revSel),
+		Expr: fmt.Sprintf(`histogram_quantile(%g, sum by (namespace_name, revision_name, le) (rate(activator_cold_start_seconds_bucket{%s}[$__rate_interval])))`,
+			q, activatorSel),
 		Description: "Time a request waited in the activator for the first pod of a revision scaled to zero.",
 	}
 }

@@ -67,7 +67,7 @@ func TestQueriesRenderAndParse(t *testing.T) {
 	}
 }
 
-var knownMetrics = regexp.MustCompile(`^(revision_(request_count|request_latencies_(bucket|sum|count)|app_request_latencies_(sum|count)|queue_depth)` +
+var knownMetrics = regexp.MustCompile(`^(revision_(request_count|app_request_count|request_latencies_(bucket|sum|count)|app_request_latencies_(sum|count)|queue_depth)` +
 	`|autoscaler_(desired|actual|requested)_pods|autoscaler_(stable|panic)_request_concurrency|autoscaler_target_concurrency_per_pod` +
 	`|autoscaler_excess_burst_capacity|autoscaler_panic_mode|activator_cold_start_seconds_(bucket|count)` +
 	`|container_cpu_usage_seconds_total|container_memory_working_set_bytes` +
@@ -78,13 +78,13 @@ var knownMetrics = regexp.MustCompile(`^(revision_(request_count|request_latenci
 // ARCHITECTURE.md, so that a typo cannot hide behind an empty panel.
 func TestQueriesUseTheMetricContract(t *testing.T) {
 	labelsOf := map[string][]string{
-		"revision_":  {"namespace_name", "service_name", "configuration_name", "revision_name", "pod_name", "container_name", "response_code", "response_code_class", "route_tag", "le"},
+		"revision_":   {"namespace_name", "service_name", "configuration_name", "revision_name", "pod_name", "container_name", "response_code", "response_code_class", "route_tag", "le"},
 		"autoscaler_": {"namespace_name", "service_name", "configuration_name", "revision_name"},
-		"activator_": {"namespace_name", "service_name", "configuration_name", "revision_name", "le"},
-		"container_": {"namespace", "pod", "container"},
-		"gantry_rec": {"kind", "result", "le"},
-		"gantry_scr": {"le"},
-		"gantry_gat": {"code_class", "reason"},
+		"activator_":  {"namespace_name", "revision_name", "le"},
+		"container_":  {"namespace", "pod", "container"},
+		"gantry_rec":  {"kind", "result", "le"},
+		"gantry_scr":  {"le"},
+		"gantry_gat":  {"code_class", "reason"},
 	}
 	for _, q := range Queries() {
 		e, err := q.render(RenderOptions{Selector: Selector{Namespace: "n", Service: "s", Revision: "r"}})

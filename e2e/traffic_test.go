@@ -39,6 +39,26 @@ spec:
 %s`, name, ports, target, traffic)
 }
 
+// routePercents returns the route's resolved traffic: revision → percent.
+func (s *stack) routePercents(route string) map[string]int64 {
+	var r struct {
+		Status struct {
+			Traffic []struct {
+				RevisionName string `json:"revisionName"`
+				Percent      int64  `json:"percent"`
+			} `json:"traffic"`
+		} `json:"status"`
+	}
+	out := map[string]int64{}
+	if err := s.getJSON("/api/v1/routes/default/"+route, &r); err != nil {
+		return out
+	}
+	for _, t := range r.Status.Traffic {
+		out[t.RevisionName] += t.Percent
+	}
+	return out
+}
+
 // share sends n requests to host and counts answers by revision.
 func (s *stack) share(t *testing.T, host string, n int) map[string]int {
 	t.Helper()
@@ -77,13 +97,20 @@ func TestTrafficSplitTagsRollback(t *testing.T) {
       tag: green
 `), "apply", "-f", "-")
 	waitFor(t, 30*time.Second, "the 40/60 split", func() bool {
-		out, _ := s.gantry("", "get", "routes", "web")
-		return strings.Contains(out, "40% web-00001") && strings.Contains(out, "60% web-00002")
+		p := s.routePercents("web")
+		return p["web-00001"] == 40 && p["web-00002"] == 60
 	})
 	counts := s.share(t, host, 2000)
 	if p := float64(counts["web-00001"]) / 20; p < 36 || p > 44 {
 		t.Errorf("web-00001 got %.1f%% of 2000 requests, want 40±4 (%v)", p, counts)
 	}
+	// gantry get routes lists each target with its percent, tag URL and the
+	// share it received (sampled every 5s).
+	waitFor(t, 15*time.Second, "get routes to show the observed share", func() bool {
+		out, _ := s.gantry("", "get", "routes", "web")
+		return strings.Contains(out, "http://blue-web.default.localhost") && strings.Contains(out, "40%") &&
+			strings.Contains(out, "req/")
+	})
 	// Tags have their own hosts.
 	s.waitServing("blue-web.default.localhost", "Hello one!")
 	s.waitServing("green-web.default.localhost", "Hello two!")
@@ -197,8 +224,7 @@ func TestGRPCAndWebSocketThroughSplit(t *testing.T) {
 	s := startStack(t, "")
 	s.mustGantry(splitYAML("grpc", "g1", "h2c", ""), "apply", "-f", "-")
 	waitFor(t, 30*time.Second, "grpc-00001 ready", func() bool {
-		out, _ := s.gantry("", "get", "routes", "grpc")
-		return strings.Contains(out, "100% grpc-00001")
+		return s.routePercents("grpc")["grpc-00001"] == 100
 	})
 	s.mustGantry(splitYAML("grpc", "g2", "h2c", `  traffic:
     - revisionName: grpc-00001
@@ -207,8 +233,7 @@ func TestGRPCAndWebSocketThroughSplit(t *testing.T) {
       percent: 50
 `), "apply", "-f", "-")
 	waitFor(t, 30*time.Second, "the 50/50 split", func() bool {
-		out, _ := s.gantry("", "get", "routes", "grpc")
-		return strings.Contains(out, "50% grpc-00002")
+		return s.routePercents("grpc")["grpc-00002"] == 50
 	})
 
 	conn, err := grpc.NewClient(s.gateway, grpc.WithTransportCredentials(insecure.NewCredentials()),

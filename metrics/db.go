@@ -158,6 +158,14 @@ func Open(o Options) (*DB, error) {
 		Parser:                   db.parser,
 	})
 	db.scr = newScraper(db)
+	if o.Registerer != nil {
+		for _, c := range db.scr.collectors(db) {
+			if err := o.Registerer.Register(c); err != nil {
+				_ = tdb.Close()
+				return nil, fmt.Errorf("metrics: register own metrics: %w", err)
+			}
+		}
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	db.cancel = cancel

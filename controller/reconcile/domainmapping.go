@@ -17,7 +17,7 @@ import (
 
 // ConditionCertificateProvisioned is the DomainMapping condition about its
 // TLS certificate (Knative's DomainMappingConditionCertificateProvisioned).
-const ConditionCertificateProvisioned api.ConditionType = "CertificateProvisioned"
+const ConditionCertificateProvisioned = api.ConditionCertificateProvisioned
 
 // Knative's messages for a DomainMapping's conditions.
 const (
@@ -107,19 +107,17 @@ func DomainMapping(dm *api.DomainMapping, in DomainMappingInputs, now time.Time)
 		st.Conditions = setCondition(st.Conditions, now, api.ConditionReferenceResolved, corev1.ConditionTrue, "", "")
 	}
 
-	switch {
-	case dm.Spec.TLS == nil:
-		st.Conditions = setCondition(st.Conditions, now, ConditionCertificateProvisioned, corev1.ConditionTrue, "TLSNotEnabled", msgTLSNotEnabled)
-	case in.TLSSecret != nil:
-		if err := in.TLSSecret(dm.Namespace, dm.Spec.TLS.SecretName); err != nil {
-			st.Conditions = setCondition(st.Conditions, now, ConditionCertificateProvisioned, corev1.ConditionFalse, "CertificateProvisionFailed",
-				fmt.Sprintf("TLS secret %q cannot be used: %v", dm.Spec.TLS.SecretName, err))
-			break
+	cert := condition{corev1.ConditionTrue, "TLSNotEnabled", msgTLSNotEnabled}
+	if dm.Spec.TLS != nil {
+		cert = condition{corev1.ConditionTrue, "CertificateExternallyProvided", msgCertProvidedExternally}
+		if in.TLSSecret != nil {
+			if err := in.TLSSecret(dm.Namespace, dm.Spec.TLS.SecretName); err != nil {
+				cert = condition{corev1.ConditionFalse, "CertificateProvisionFailed",
+					fmt.Sprintf("TLS secret %q cannot be used: %v", dm.Spec.TLS.SecretName, err)}
+			}
 		}
-		fallthrough
-	default:
-		st.Conditions = setCondition(st.Conditions, now, ConditionCertificateProvisioned, corev1.ConditionTrue, "CertificateExternallyProvided", msgCertProvidedExternally)
 	}
+	st.Conditions = setCondition(st.Conditions, now, ConditionCertificateProvisioned, cert.status, cert.reason, cert.msg)
 
 	var res DomainMappingResult
 	if IsTrue(st.Conditions, api.ConditionDomainClaimed) && IsTrue(st.Conditions, api.ConditionReferenceResolved) &&
