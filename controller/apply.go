@@ -43,7 +43,8 @@ func Apply(st *store.Store, cfg *api.Config, objs []api.Object) ([]Applied, erro
 	next := *cfg
 	var problems []string
 	for _, o := range objs {
-		if cm, ok := o.(*api.ConfigMap); ok {
+		// Only knative-serving's ConfigMaps configure the stack (Controller.Config).
+		if cm, ok := o.(*api.ConfigMap); ok && cm.Namespace == api.ConfigNamespace {
 			if err := api.ParseConfigMap(cm, &next); err != nil {
 				problems = append(problems, fmt.Sprintf("%s %s/%s: %v", api.KindOf(o), o.GetNamespace(), o.GetName(), err))
 			}

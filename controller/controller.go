@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/controller/reconcile"
+	"github.com/gantry-dev/gantry/controller/scaling"
 	"github.com/gantry-dev/gantry/gateway"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,12 @@ type Runtime interface {
 	Changes() <-chan struct{}
 }
 
+// Scaler decides how many instances each revision runs (the KPA).
+type Scaler interface {
+	Sync(revs []scaling.RevisionInput, cfg api.AutoscalerConfig)
+	Scale(namespace, revision string) (int, bool)
+}
+
 // Router receives the route table and endpoints (the gateway).
 type Router interface {
 	SetTable(*gateway.Table)
@@ -41,8 +48,10 @@ type Options struct {
 	Store       *store.Store
 	Runtime     Runtime
 	Router      Router
-	Domain      string // default domain, "localhost" on one machine
-	GatewayPort int    // shown in URLs unless 80
+	Scaler      Scaler          // nil: the static rule of DesiredScale
+	Wake        <-chan struct{} // extra reconcile triggers (the scaler's changes)
+	Domain      string          // default domain, "localhost" on one machine
+	GatewayPort int             // shown in URLs unless 80
 	Logger      *slog.Logger
 	Registry    prometheus.Registerer
 	Resync      time.Duration // default 10s
@@ -101,6 +110,7 @@ func (c *Controller) Run(ctx context.Context) error {
 			return nil
 		case <-events:
 		case <-c.o.Runtime.Changes():
+		case <-c.o.Wake:
 		case <-tick.C:
 		}
 		drain(events)
@@ -276,9 +286,29 @@ func (c *Controller) reconcileRevisions(cfg *api.Config) error {
 	keep := map[string]bool{}
 	var errs []error
 	now := c.o.Now()
+	if c.o.Scaler != nil {
+		inputs := make([]scaling.RevisionInput, 0, len(revs))
+		for _, rev := range revs {
+			k := rev.Namespace + "/" + rev.Name
+			var cc int64
+			if rev.Spec.ContainerConcurrency != nil {
+				cc = *rev.Spec.ContainerConcurrency
+			}
+			inputs = append(inputs, scaling.RevisionInput{Namespace: rev.Namespace, Name: rev.Name,
+				Service: rev.Labels[api.LabelService], Configuration: rev.Labels[api.LabelConfiguration],
+				Annotations: rev.Annotations, ContainerConcurrency: cc, Reachable: routed[k] || latest[k],
+				Created: rev.CreationTimestamp.Time})
+		}
+		c.o.Scaler.Sync(inputs, cfg.Autoscaler)
+	}
 	for _, rev := range revs {
 		k := rev.Namespace + "/" + rev.Name
 		scale := DesiredScale(rev, routed[k], latest[k])
+		if c.o.Scaler != nil {
+			if s, ok := c.o.Scaler.Scale(rev.Namespace, rev.Name); ok {
+				scale = s
+			}
+		}
 		if scale > 0 {
 			keep[k] = true
 			if err := c.o.Runtime.Ensure(rev, scale); err != nil {

@@ -259,7 +259,7 @@ func targetURL(raw string) (*url.URL, error) {
 
 // targetState is what the scraper keeps per target between rounds: the
 // series of the last scrape (to reuse their labels and references, and to
-// mark the ones that vanish stale) and a body buffer.
+// mark the ones that vanish stale).
 type targetState struct {
 	key, url string
 	tlabels  labels.Labels
@@ -269,7 +269,6 @@ type targetState struct {
 	iter   uint64
 	cache  map[string]*cacheEntry // by the series' text as exposed
 	report [len(reportNames)]cacheEntry
-	buf    []byte
 }
 
 type cacheEntry struct {
@@ -284,7 +283,10 @@ func (s *scraper) scrape(ctx context.Context, st *targetState, tms int64, timeou
 	defer st.mu.Unlock()
 	start := time.Now()
 	res := ScrapeResult{URL: st.url}
-	body, ctype, err := s.fetch(ctx, st, timeout)
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer bodyPool.Put(buf)
+	body, ctype, err := s.fetch(ctx, st, buf, timeout)
 	app := s.db.tsdb.AppenderV2(ctx)
 	var added int
 	if err == nil {
@@ -313,7 +315,8 @@ func (s *scraper) scrape(ctx context.Context, st *targetState, tms int64, timeou
 	return res
 }
 
-func (s *scraper) fetch(ctx context.Context, st *targetState, timeout time.Duration) ([]byte, string, error) {
+// fetch reads st's exposition into buf.
+func (s *scraper) fetch(ctx context.Context, st *targetState, buf *bytes.Buffer, timeout time.Duration) ([]byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.url, nil)
@@ -334,16 +337,18 @@ func (s *scraper) fetch(ctx context.Context, st *targetState, timeout time.Durat
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("server returned HTTP status %s", resp.Status)
 	}
-	buf := bytes.NewBuffer(st.buf[:0])
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, defaultBodySizeLimit+1)); err != nil {
 		return nil, "", fmt.Errorf("read body: %w", err)
 	}
 	if buf.Len() > defaultBodySizeLimit {
 		return nil, "", fmt.Errorf("body exceeds %d bytes", defaultBodySizeLimit)
 	}
-	st.buf = buf.Bytes()
-	return st.buf, resp.Header.Get("Content-Type"), nil
+	return buf.Bytes(), resp.Header.Get("Content-Type"), nil
 }
+
+// bodyPool holds scrape bodies: at most ScrapeConcurrency are in use at once,
+// rather than one buffer per target.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // appendBody parses one exposition and appends its samples. It returns the
 // samples appended and the series new since the last scrape.

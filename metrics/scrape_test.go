@@ -18,7 +18,7 @@ func TestScrapeThenQueryRate(t *testing.T) {
 	targets := []Target{{URL: app.hostPort(), Labels: map[string]string{
 		"job": "queue-proxy", "namespace_name": "target-ns", "pod": "hello-00001-abc", "__meta_ignored": "x"}}}
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
-	for i := range 5 {
+	for i := range 15 {
 		app.requests.WithLabelValues("2xx").Add(10) // 2 requests/s at 5s spacing
 		app.latency.WithLabelValues("2xx").Observe(7)
 		res, err := db.ScrapeOnce(context.Background(), targets, t0.Add(time.Duration(i)*5*time.Second))
@@ -26,7 +26,7 @@ func TestScrapeThenQueryRate(t *testing.T) {
 			t.Fatalf("round %d: %+v, %v", i, res, err)
 		}
 	}
-	end := t0.Add(20 * time.Second)
+	end := t0.Add(70 * time.Second)
 
 	vec := mustQuery(t, db, `rate(revision_request_count[1m])`, end)
 	if len(vec) != 1 || vec[0].Value != 2 {
@@ -44,12 +44,12 @@ func TestScrapeThenQueryRate(t *testing.T) {
 		t.Errorf("p50 latency: got %v, want within the (5, 10] bucket", vec)
 	}
 	for expr, want := range map[string]float64{
-		`up{job="queue-proxy"}`:                        1,
-		`count(scrape_duration_seconds >= 0)`:          1,
-		`scrape_samples_scraped > 0`:                   -1,
-		`scrape_series_added`:                          0, // nothing new in the last round
-		`count_over_time(up[1m])`:                      5,
-		`revision_request_count{pod="hello-00001-abc"}`: 50,
+		`up{job="queue-proxy"}`:                         1,
+		`count(scrape_duration_seconds >= 0)`:           1,
+		`scrape_samples_scraped > 0`:                    -1,
+		`scrape_series_added`:                           0, // nothing new in the last round
+		`count_over_time(up[1m])`:                       12,
+		`revision_request_count{pod="hello-00001-abc"}`: 150,
 	} {
 		vec := mustQuery(t, db, expr, end)
 		if len(vec) != 1 || (want >= 0 && float64(vec[0].Value) != want) {
@@ -57,7 +57,7 @@ func TestScrapeThenQueryRate(t *testing.T) {
 		}
 	}
 
-	rng, err := db.QueryRange(context.Background(), `rate(revision_request_count[10s])`, t0.Add(10*time.Second), end, 5*time.Second)
+	rng, err := db.QueryRange(context.Background(), `rate(revision_request_count[10s])`, end.Add(-10*time.Second), end, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

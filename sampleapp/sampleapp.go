@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -38,7 +39,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if s := getenv("ERROR_RATE"); s != "" {
 		r, err := strconv.ParseFloat(s, 64)
-		if err != nil || r < 0 || r > 1 {
+		if err != nil || math.IsNaN(r) || r < 0 || r > 1 {
 			return c, fmt.Errorf("sample-app: ERROR_RATE=%q: want a number in [0, 1]", s)
 		}
 		c.ErrorRate = r

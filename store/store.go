@@ -179,6 +179,12 @@ const (
 func (s *Store) Put(objs ...api.Object) ([]Result, error) {
 	results := make([]Result, len(objs))
 	var evs []Event
+	// put writes the stored metadata back onto the callers' objects; a failed
+	// batch is rolled back, so their metadata must be too.
+	saved := make([]savedMeta, len(objs))
+	for i, o := range objs {
+		saved[i] = saveMeta(o)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for i, obj := range objs {
 			r, err := s.put(tx, obj)
@@ -193,10 +199,30 @@ func (s *Store) Put(objs ...api.Object) ([]Result, error) {
 		return nil
 	})
 	if err != nil {
+		for i, o := range objs {
+			saved[i].restore(o)
+		}
 		return nil, err
 	}
 	s.notify(evs)
 	return results, nil
+}
+
+type savedMeta struct {
+	rv, uid string
+	gen     int64
+	created metav1.Time
+}
+
+func saveMeta(o api.Object) savedMeta {
+	return savedMeta{rv: o.GetResourceVersion(), uid: string(o.GetUID()), gen: o.GetGeneration(), created: o.GetCreationTimestamp()}
+}
+
+func (m savedMeta) restore(o api.Object) {
+	o.SetResourceVersion(m.rv)
+	o.SetUID(types.UID(m.uid))
+	o.SetGeneration(m.gen)
+	o.SetCreationTimestamp(m.created)
 }
 
 func (s *Store) put(tx *bolt.Tx, obj api.Object) (Result, error) {
@@ -256,6 +282,7 @@ func (s *Store) put(tx *bolt.Tx, obj api.Object) (Result, error) {
 func (s *Store) UpdateStatus(obj api.Object) error {
 	kind := api.KindOf(obj)
 	var changed bool
+	var newRV string
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(kind))
 		k := key(obj.GetNamespace(), obj.GetName())
@@ -277,9 +304,12 @@ func (s *Store) UpdateStatus(obj api.Object) error {
 			return err
 		}
 		merged.SetResourceVersion(rv)
-		obj.SetResourceVersion(rv)
+		newRV = rv
 		return write(b, k, merged)
 	})
+	if err == nil && newRV != "" {
+		obj.SetResourceVersion(newRV)
+	}
 	if err == nil && changed {
 		s.notify([]Event{{Ref: api.RefOf(obj)}})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // maxApplyBytes bounds an apply request body.
@@ -38,7 +39,7 @@ type Options struct {
 	// Requests reports the requests a route's main host sent each revision
 	// recently, and over how long, for /api/v1/routes/NS/NAME/traffic.
 	Requests func(namespace, route string) (map[string]uint64, time.Duration)
-	Logger    *slog.Logger
+	Logger   *slog.Logger
 }
 
 type server struct{ o Options }
@@ -139,7 +140,11 @@ func (s *server) list(c echo.Context) error {
 		return err
 	}
 	if sel := c.QueryParam("labelSelector"); sel != "" {
-		items = filterLabels(items, sel)
+		selector, err := labels.Parse(sel)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "labelSelector: "+err.Error())
+		}
+		items = filterLabels(items, selector)
 	}
 	if items == nil {
 		items = []api.Object{}
@@ -147,18 +152,13 @@ func (s *server) list(c echo.Context) error {
 	return c.JSON(http.StatusOK, listResponse{Items: items})
 }
 
-// filterLabels keeps objects matching every k=v of sel.
-func filterLabels(items []api.Object, sel string) []api.Object {
+// filterLabels keeps objects matching a Kubernetes label selector.
+func filterLabels(items []api.Object, sel labels.Selector) []api.Object {
 	var out []api.Object
-next:
 	for _, o := range items {
-		for _, kv := range strings.Split(sel, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			if o.GetLabels()[strings.TrimSpace(k)] != strings.TrimSpace(v) {
-				continue next
-			}
+		if sel.Matches(labels.Set(o.GetLabels())) {
+			out = append(out, o)
 		}
-		out = append(out, o)
 	}
 	return out
 }

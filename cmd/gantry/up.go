@@ -15,6 +15,7 @@ import (
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/controller"
 	"github.com/gantry-dev/gantry/controller/local"
+	"github.com/gantry-dev/gantry/controller/scaling"
 	"github.com/gantry-dev/gantry/gateway"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/gantry-dev/gantry/ui"
@@ -77,9 +78,28 @@ func up(ctx context.Context, f upFlags) error {
 	}
 	defer rt.Close()
 
-	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg})
+	wake := make(chan struct{}, 1)
+	scaler := scaling.New(scaling.Options{Registry: reg, Logger: log.With("component", "autoscaler"),
+		Pods: func(ns, rev string) []scaling.Pod {
+			var pods []scaling.Pod
+			for _, in := range rt.Instances(ns, rev) {
+				p := scaling.Pod{Name: in.Name, Ready: in.Ready}
+				if in.Ports.Stats != 0 {
+					p.StatsAddr = "127.0.0.1:" + strconv.Itoa(in.Ports.Stats)
+				}
+				pods = append(pods, p)
+			}
+			return pods
+		},
+		OnChange: func() {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}})
+	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg, OnColdStart: scaler.Poke})
 	share := &gateway.ShareWindow{}
-	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Domain: f.domain,
+	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
 		GatewayPort: gwPort, Logger: log.With("component", "controller"), Registry: reg})
 
 	api := ui.New(ui.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
@@ -100,6 +120,8 @@ func up(ctx context.Context, f upFlags) error {
 	errc := make(chan error, 4)
 	go func() { errc <- serve(gwSrv, gwLn, "gateway") }()
 	go func() { errc <- serve(uiSrv, uiLn, "ui") }()
+	scalerDone := make(chan struct{})
+	go func() { defer close(scalerDone); scaler.Run(runCtx) }()
 	ctlDone := make(chan struct{})
 	go func() { defer close(ctlDone); errc <- ctl.Run(runCtx) }()
 	go func() {
@@ -131,6 +153,7 @@ func up(ctx context.Context, f upFlags) error {
 	log.Info("shutting down")
 	cancel()
 	<-ctlDone
+	<-scalerDone
 	<-demoDone
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()

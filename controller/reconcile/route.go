@@ -41,8 +41,9 @@ func RouteStatus(route *api.Route, in RouteInputs, now time.Time) api.RouteStatu
 	st.Address = &api.Addressable{URL: st.URL}
 
 	var traffic []api.TrafficTarget
-	var failReason, failMsg string
-	unknown := false
+	// A missing or failed target makes the route False at once; targets
+	// that are only not ready yet make it Unknown (Knative's order).
+	var failReason, failMsg, waitReason, waitMsg string
 	for _, t := range route.Spec.Traffic {
 		rt := api.TrafficTarget{Tag: t.Tag, Percent: t.Percent, LatestRevision: t.LatestRevision}
 		if rt.Percent == nil {
@@ -57,8 +58,7 @@ func RouteStatus(route *api.Route, in RouteInputs, now time.Time) api.RouteStatu
 			} else if s, _, m := condStatus(rev.Status.Conditions, api.ConditionReady); s == corev1.ConditionFalse {
 				failReason, failMsg = "RevisionMissing", fmt.Sprintf("Revision %q failed with message: %s.", t.RevisionName, m)
 			} else if s != corev1.ConditionTrue {
-				unknown = true
-				failReason, failMsg = "RevisionMissing", fmt.Sprintf("Revision %q is not ready yet.", t.RevisionName)
+				waitReason, waitMsg = "RevisionMissing", fmt.Sprintf("Revision %q is not ready yet.", t.RevisionName)
 			}
 			rt.RevisionName = t.RevisionName
 			if rt.LatestRevision == nil {
@@ -70,9 +70,11 @@ func RouteStatus(route *api.Route, in RouteInputs, now time.Time) api.RouteStatu
 			if !ok {
 				failReason, failMsg = "ConfigurationMissing", fmt.Sprintf("Configuration %q referenced in traffic not found.", t.ConfigurationName)
 			} else if cfg.Status.LatestReadyRevisionName == "" {
-				failReason, failMsg = "RevisionMissing", fmt.Sprintf("Configuration %q does not have any ready Revision.", t.ConfigurationName)
-				if !IsFalse(cfg.Status.Conditions, api.ConditionReady) {
-					unknown = true
+				msg := fmt.Sprintf("Configuration %q does not have any ready Revision.", t.ConfigurationName)
+				if IsFalse(cfg.Status.Conditions, api.ConditionReady) {
+					failReason, failMsg = "RevisionMissing", msg
+				} else {
+					waitReason, waitMsg = "RevisionMissing", msg
 				}
 			}
 			if cfg != nil {
@@ -89,6 +91,10 @@ func RouteStatus(route *api.Route, in RouteInputs, now time.Time) api.RouteStatu
 			rt.URL = in.url(th)
 		}
 		traffic = append(traffic, rt)
+	}
+	unknown := false
+	if failReason == "" && waitReason != "" {
+		failReason, failMsg, unknown = waitReason, waitMsg, true
 	}
 	if failReason == "" {
 		st.Traffic = traffic
