@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,7 +50,7 @@ func freeAddr(t *testing.T) string {
 
 // stack is one running `gantry up`.
 type stack struct {
-	t         *testing.T
+	t         testing.TB
 	stateDir  string
 	gateway   string
 	ui        string
@@ -62,7 +62,7 @@ type stack struct {
 }
 
 // startStack runs `gantry up` in stateDir (a new temp dir when empty).
-func startStack(t *testing.T, stateDir string, extra ...string) *stack {
+func startStack(t testing.TB, stateDir string, extra ...string) *stack {
 	t.Helper()
 	if stateDir == "" {
 		stateDir = t.TempDir()
@@ -111,7 +111,8 @@ func (s *stack) stop() {
 	}
 }
 
-// children lists processes carrying this stack's marker in their environment.
+// children lists processes carrying this stack's marker in their
+// environment, other than gantry up itself.
 func (s *stack) children() []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
@@ -120,7 +121,7 @@ func (s *stack) children() []string {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, []byte(s.marker+"\x00")) {
+		if err != nil || !bytes.Contains(env, []byte(s.marker+"\x00")) || e.Name() == fmt.Sprint(s.cmd.Process.Pid) {
 			continue
 		}
 		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
@@ -182,7 +183,7 @@ func (s *stack) getJSON(path string, out any) error {
 	return json.NewDecoder(resp.Body).Decode(out)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !ok() {

@@ -141,7 +141,7 @@ func Open(o Options) (*DB, error) {
 	// Compacted blocks span at most a tenth of the retention, up to 31 days,
 	// as Prometheus sizes them, so that retention drops data in small steps.
 	topts.MaxBlockDuration = min(max(topts.RetentionDuration/10, topts.MinBlockDuration), (31 * 24 * time.Hour).Milliseconds())
-	tdb, err := tsdb.Open(o.Dir, log.With("component", "tsdb"), nil, topts, nil)
+	tdb, err := tsdb.Open(o.Dir, log.With("engine", "tsdb"), nil, topts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: open tsdb %s: %w", o.Dir, err)
 	}
@@ -149,7 +149,7 @@ func Open(o Options) (*DB, error) {
 	db := &DB{opts: o, log: log, tsdb: tdb, parser: parser.NewParser(parser.Options{})}
 	evalMillis := o.EvalInterval.Milliseconds()
 	db.engine = promql.NewEngine(promql.EngineOpts{
-		Logger:                   log.With("component", "promql"),
+		Logger:                   log.With("engine", "promql"),
 		MaxSamples:               o.MaxSamples,
 		Timeout:                  o.QueryTimeout,
 		NoStepSubqueryIntervalFn: func(int64) int64 { return evalMillis },
@@ -171,7 +171,7 @@ func Open(o Options) (*DB, error) {
 	db.cancel = cancel
 	notify := func(context.Context, string, ...*rules.Alert) {}
 	if o.NotifyURL != "" {
-		db.notifier, err = newSender(o.NotifyURL, log.With("component", "notifier"))
+		db.notifier, err = newSender(o.NotifyURL, log.With("engine", "notifier"))
 		if err != nil {
 			cancel()
 			_ = tdb.Close()
@@ -189,7 +189,7 @@ func Open(o Options) (*DB, error) {
 		Context:         ctx,
 		AppendableV2:    tdb,
 		Queryable:       tdb,
-		Logger:          log.With("component", "rules"),
+		Logger:          log.With("engine", "rules"),
 		OutageTolerance: time.Hour,
 		ForGracePeriod:  10 * time.Minute,
 		ResendDelay:     o.ResendDelay,

@@ -292,6 +292,11 @@ func (s *scraper) scrape(ctx context.Context, st *targetState, tms int64, timeou
 	if err == nil {
 		res.Samples, added, err = st.appendBody(app, body, ctype, tms)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Shutting down: the target is not down, we are; record nothing.
+		_ = app.Rollback()
+		return ScrapeResult{URL: st.url, Err: ctx.Err(), Duration: time.Since(start)}
+	}
 	if err != nil {
 		// Nothing of a failed scrape is kept, and the series of the last
 		// good one end here, as in Prometheus.
