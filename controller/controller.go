@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,21 +42,23 @@ type Scaler interface {
 type Router interface {
 	SetTable(*gateway.Table)
 	SetEndpoints(gateway.Endpoints)
+	SetCertificates(map[string]*tls.Certificate)
 }
 
 // Options configures a Controller.
 type Options struct {
-	Store       *store.Store
-	Runtime     Runtime
-	Router      Router
-	Scaler      Scaler          // nil: the static rule of DesiredScale
-	Wake        <-chan struct{} // extra reconcile triggers (the scaler's changes)
-	Domain      string          // default domain, "localhost" on one machine
-	GatewayPort int             // shown in URLs unless 80
-	Logger      *slog.Logger
-	Registry    prometheus.Registerer
-	Resync      time.Duration // default 10s
-	Now         func() time.Time
+	Store          *store.Store
+	Runtime        Runtime
+	Router         Router
+	Scaler         Scaler          // nil: the static rule of DesiredScale
+	Wake           <-chan struct{} // extra reconcile triggers (the scaler's changes)
+	Domain         string          // default domain, "localhost" on one machine
+	GatewayPort    int             // shown in URLs unless 80
+	GatewayTLSPort int             // shown in https URLs unless 443
+	Logger         *slog.Logger
+	Registry       prometheus.Registerer
+	Resync         time.Duration // default 10s
+	Now            func() time.Time
 }
 
 // Controller reconciles every object in the store, level-triggered: any change
@@ -67,6 +70,8 @@ type Controller struct {
 
 	reconciles *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+
+	dmTargets []reconcile.DomainMappingTarget // from the last pass, for the gateway
 }
 
 // New returns a controller.
@@ -158,6 +163,7 @@ func (c *Controller) Reconcile(ctx context.Context) error {
 		{api.KindRevision, c.reconcileRevisions},
 		{api.KindRoute, c.reconcileRoutes},
 		{api.KindService + "Status", c.reconcileServiceStatus},
+		{api.KindDomainMapping, c.reconcileDomainMappings},
 		{"GarbageCollection", c.collectOrphans},
 		{"Gateway", c.programGateway},
 	} {
@@ -495,11 +501,14 @@ func (c *Controller) programGateway(*api.Config) error {
 		byName[o.GetNamespace()+"/"+o.GetName()] = o.(*api.Revision)
 	}
 	entries := RouteEntries(routes, func(ns, rev string) *api.Revision { return byName[ns+"/"+rev] })
+	dmEntries, certs := c.domainMappingEntries(entries)
+	entries = append(entries, dmEntries...)
 	t, err := gateway.NewTable(entries)
 	if err != nil {
 		return err
 	}
 	c.o.Router.SetTable(t)
+	c.o.Router.SetCertificates(certs)
 	c.o.Router.SetEndpoints(c.o.Runtime.Endpoints())
 	return nil
 }

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -477,6 +478,13 @@ type fakeRouter struct {
 	mu        sync.Mutex
 	table     *gateway.Table
 	endpoints gateway.Endpoints
+	certs     map[string]*tls.Certificate
+}
+
+func (r *fakeRouter) SetCertificates(c map[string]*tls.Certificate) {
+	r.mu.Lock()
+	r.certs = c
+	r.mu.Unlock()
 }
 
 func (r *fakeRouter) SetTable(t *gateway.Table) { r.mu.Lock(); r.table = t; r.mu.Unlock() }

@@ -53,6 +53,7 @@ type stack struct {
 	t         testing.TB
 	stateDir  string
 	gateway   string
+	tls       string
 	ui        string
 	marker    string
 	cmd       *exec.Cmd
@@ -67,9 +68,9 @@ func startStack(t testing.TB, stateDir string, extra ...string) *stack {
 	if stateDir == "" {
 		stateDir = t.TempDir()
 	}
-	s := &stack{t: t, stateDir: stateDir, gateway: freeAddr(t), ui: freeAddr(t),
+	s := &stack{t: t, stateDir: stateDir, gateway: freeAddr(t), tls: freeAddr(t), ui: freeAddr(t),
 		marker: fmt.Sprintf("GANTRY_E2E_MARKER=%d-%s", time.Now().UnixNano(), t.Name()), log: &bytes.Buffer{}, done: make(chan struct{})}
-	args := append([]string{"up", "--state-dir", stateDir, "--gateway-addr", s.gateway, "--ui-addr", s.ui}, extra...)
+	args := append([]string{"up", "--state-dir", stateDir, "--gateway-addr", s.gateway, "--gateway-tls-addr", s.tls, "--ui-addr", s.ui}, extra...)
 	s.cmd = exec.Command(gantryBin, args...)
 	s.cmd.Env = append(os.Environ(), s.marker)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -34,6 +35,7 @@ type Gateway struct {
 	h2Proxy   *httputil.ReverseProxy // prior-knowledge HTTP/2 to its 8013
 	log       *slog.Logger
 	act       *activator
+	certs     atomic.Pointer[map[string]*tls.Certificate]
 	counts    counters
 	timeout   time.Duration
 
@@ -43,6 +45,12 @@ type Gateway struct {
 }
 
 type ctxKey struct{}
+
+// upstream is what Rewrite needs to know about the chosen backend.
+type upstream struct {
+	addr string
+	host string // the Host header to send; "" keeps the client's
+}
 
 // New returns a gateway with an empty table.
 func New(o Options) *Gateway {
@@ -92,10 +100,13 @@ func newTransport(h2c bool) *http.Transport {
 func (g *Gateway) newProxy(transport http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			addr, _ := pr.In.Context().Value(ctxKey{}).(string)
+			up, _ := pr.In.Context().Value(ctxKey{}).(*upstream)
 			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = addr
+			pr.Out.URL.Host = up.addr
 			pr.Out.Host = pr.In.Host // the app sees the host the client asked for
+			if up.host != "" {
+				pr.Out.Host = up.host
+			}
 			pr.SetXForwarded()
 		},
 		Transport:     transport,
@@ -210,7 +221,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tg.H2C && ep.H2C != "" && r.Header.Get("Upgrade") == "" {
 		proxy, addr = g.h2Proxy, ep.H2C
 	}
-	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, addr)))
+	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost})))
 }
 
 func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error) {

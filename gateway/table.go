@@ -31,6 +31,9 @@ type RouteEntry struct {
 	Route     string
 	Tag       string // set for tag hosts
 	Targets   []Target
+	// RewriteHost, when set, replaces the Host header sent to the app
+	// (a DomainMapping's host is rewritten to its route's own host).
+	RewriteHost string
 }
 
 // Table maps hosts to their targets. It is immutable once built.

@@ -24,8 +24,8 @@ import (
 )
 
 type upFlags struct {
-	stateDir, gatewayAddr, uiAddr, domain string
-	demo                                  bool
+	stateDir, gatewayAddr, gatewayTLSAddr, uiAddr, domain string
+	demo                                                  bool
 }
 
 func runUp(ctx context.Context, args []string) error {
@@ -33,6 +33,7 @@ func runUp(ctx context.Context, args []string) error {
 	var f upFlags
 	fs.StringVar(&f.stateDir, "state-dir", "./.gantry", "directory for the store, metrics and instance logs")
 	fs.StringVar(&f.gatewayAddr, "gateway-addr", "127.0.0.1:8080", "address the gateway serves requests on")
+	fs.StringVar(&f.gatewayTLSAddr, "gateway-tls-addr", "127.0.0.1:8443", "address the gateway serves HTTPS on (DomainMappings with spec.tls)")
 	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:8090", "address of the UI and API")
 	fs.StringVar(&f.domain, "domain", "localhost", "default domain of service hosts")
 	fs.BoolVar(&f.demo, "demo", false, "also deploy the sample app with two revisions and light traffic")
@@ -56,6 +57,11 @@ func up(ctx context.Context, f upFlags) error {
 		return fmt.Errorf("--gateway-addr %s: %w", f.gatewayAddr, err)
 	}
 	defer gwLn.Close()
+	tlsLn, err := net.Listen("tcp", f.gatewayTLSAddr)
+	if err != nil {
+		return fmt.Errorf("--gateway-tls-addr %s: %w", f.gatewayTLSAddr, err)
+	}
+	defer tlsLn.Close()
 	uiLn, err := net.Listen("tcp", f.uiAddr)
 	if err != nil {
 		return fmt.Errorf("--ui-addr %s: %w", f.uiAddr, err)
@@ -100,7 +106,7 @@ func up(ctx context.Context, f upFlags) error {
 	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg, OnColdStart: scaler.Poke})
 	share := &gateway.ShareWindow{}
 	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
-		GatewayPort: gwPort, Logger: log.With("component", "controller"), Registry: reg})
+		GatewayPort: gwPort, GatewayTLSPort: tlsLn.Addr().(*net.TCPAddr).Port, Logger: log.With("component", "controller"), Registry: reg})
 
 	api := ui.New(ui.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
 		Instances: func(ns, rev string) any { return rt.Instances(ns, rev) },
@@ -117,8 +123,11 @@ func up(ctx context.Context, f upFlags) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- serve(gwSrv, gwLn, "gateway") }()
+	tlsSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20, TLSConfig: gw.TLSConfig(),
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	go func() { errc <- serveTLS(tlsSrv, tlsLn, "gateway-tls") }()
 	go func() { errc <- serve(uiSrv, uiLn, "ui") }()
 	scalerDone := make(chan struct{})
 	go func() { defer close(scalerDone); scaler.Run(runCtx) }()
@@ -159,11 +168,20 @@ func up(ctx context.Context, f upFlags) error {
 	defer scancel()
 	_ = uiSrv.Shutdown(sctx)
 	_ = gwSrv.Shutdown(sctx)
+	_ = tlsSrv.Shutdown(sctx)
 	if err := rt.Close(); err != nil {
 		log.Error("stop instances", "err", err)
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+func serveTLS(srv *http.Server, ln net.Listener, name string) error {
+	// Certificates come from TLSConfig.GetCertificate, per SNI host.
+	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s server: %w", name, err)
+	}
+	return nil
 }
 
 func serve(srv *http.Server, ln net.Listener, name string) error {
