@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,8 @@ type Gateway struct {
 	counts    counters
 	timeout   time.Duration
 
+	requests                                  *prometheus.CounterVec
+	byClass                                   [6]prometheus.Counter // 1xx..5xx, indexed by code/100
 	routingErrors                             *prometheus.CounterVec
 	errUnknownHost, errNoEndpoint, errBackend prometheus.Counter
 	lastBackendErr                            atomic.Int64 // unix nanos, to log once per burst
@@ -71,8 +74,15 @@ func New(o Options) *Gateway {
 	g.errUnknownHost = g.routingErrors.WithLabelValues("unknown_host")
 	g.errNoEndpoint = g.routingErrors.WithLabelValues("no_ready_instance")
 	g.errBackend = g.routingErrors.WithLabelValues("backend_error")
+	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gantry_gateway_requests_total",
+		Help: "Requests the gateway answered, by response code class.",
+	}, []string{"code_class"})
+	for i := 1; i <= 5; i++ {
+		g.byClass[i] = g.requests.WithLabelValues(strconv.Itoa(i) + "xx")
+	}
 	if o.Registry != nil {
-		o.Registry.MustRegister(g.routingErrors)
+		o.Registry.MustRegister(g.routingErrors, g.requests)
 	}
 	transport := newTransport(false)
 	g.proxy = g.newProxy(transport)
@@ -112,6 +122,10 @@ func (g *Gateway) newProxy(transport http.RoundTripper) *httputil.ReverseProxy {
 		Transport:     transport,
 		FlushInterval: -1, // stream every write: server-sent events, long polls
 		ErrorHandler:  g.backendError,
+		ModifyResponse: func(resp *http.Response) error {
+			g.count(resp.StatusCode)
+			return nil
+		},
 	}
 }
 
@@ -164,7 +178,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hr, ok := g.table.Load().lookup(r.Host)
 	if !ok {
 		g.errUnknownHost.Inc()
-		http.Error(w, "gantry: no service for host "+quote(r.Host), http.StatusNotFound)
+		g.fail(w, "gantry: no service for host "+quote(r.Host), http.StatusNotFound)
 		return
 	}
 	tg, ok := hr.pickRandom()
@@ -173,7 +187,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		g.errNoEndpoint.Inc()
-		http.Error(w, "gantry: route "+hr.entry.Namespace+"/"+hr.entry.Route+" has no traffic targets", http.StatusServiceUnavailable)
+		g.fail(w, "gantry: route "+hr.entry.Namespace+"/"+hr.entry.Route+" has no traffic targets", http.StatusServiceUnavailable)
 		return
 	}
 	key := EndpointKey(tg.Namespace, tg.Revision)
@@ -201,11 +215,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // the client gave up
 		case http.StatusGatewayTimeout:
 			g.errNoEndpoint.Inc()
-			http.Error(w, "activator request timeout", http.StatusGatewayTimeout)
+			g.fail(w, "activator request timeout", http.StatusGatewayTimeout)
 			return
 		default:
 			g.errNoEndpoint.Inc()
-			http.Error(w, "gantry: too many requests waiting for revision "+key, http.StatusServiceUnavailable)
+			g.fail(w, "gantry: too many requests waiting for revision "+key, http.StatusServiceUnavailable)
 			return
 		}
 	}
@@ -224,6 +238,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost})))
 }
 
+// count records an answered request by code class, with pre-resolved counters.
+func (g *Gateway) count(code int) {
+	if c := code / 100; c >= 1 && c <= 5 {
+		g.byClass[c].Inc()
+	}
+}
+
+// fail answers a request the gateway could not route.
+func (g *Gateway) fail(w http.ResponseWriter, msg string, code int) {
+	g.count(code)
+	http.Error(w, msg, code)
+}
+
 func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		return // the client went away; nothing to answer
@@ -233,7 +260,7 @@ func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error
 	if last := g.lastBackendErr.Load(); now-last > int64(time.Second) && g.lastBackendErr.CompareAndSwap(last, now) {
 		g.log.Warn("backend request failed", "host", r.Host, "backend", r.URL.Host, "err", err)
 	}
-	http.Error(w, "gantry: revision instance unreachable", http.StatusBadGateway)
+	g.fail(w, "gantry: revision instance unreachable", http.StatusBadGateway)
 }
 
 func quote(s string) string {

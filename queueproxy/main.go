@@ -98,6 +98,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	mo := MetricsOptions{AppPID: func() int { return env.AppPID }}
 	if breaker != nil {
 		mo.QueueDepth = func() float64 { return float64(breaker.InFlight()) }
+	} else {
+		// Without a breaker nothing queues: the depth is what is in flight.
+		// Always exporting it gives every pod a series to join CPU and memory on.
+		mo.QueueDepth = func() float64 { return float64(stats.Concurrency()) }
 	}
 	deps := handlerDeps{
 		env:     env,

@@ -25,6 +25,10 @@ import (
 
 type upFlags struct {
 	stateDir, gatewayAddr, gatewayTLSAddr, uiAddr, domain string
+	prometheusURL, alertWebhook                           string
+	metricsRetention, scrapeInterval, ruleInterval        time.Duration
+	alertThreshold                                        float64
+	alertFor                                              time.Duration
 	demo                                                  bool
 }
 
@@ -36,6 +40,13 @@ func runUp(ctx context.Context, args []string) error {
 	fs.StringVar(&f.gatewayTLSAddr, "gateway-tls-addr", "127.0.0.1:8443", "address the gateway serves HTTPS on (DomainMappings with spec.tls)")
 	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:8090", "address of the UI and API")
 	fs.StringVar(&f.domain, "domain", "localhost", "default domain of service hosts")
+	fs.StringVar(&f.prometheusURL, "prometheus-url", "", "query this Prometheus instead of the embedded metrics engine (it should scrape /api/v1/sd)")
+	fs.DurationVar(&f.metricsRetention, "metrics-retention", 15*24*time.Hour, "how long the embedded metrics engine keeps samples")
+	fs.DurationVar(&f.scrapeInterval, "scrape-interval", 5*time.Second, "how often the embedded metrics engine scrapes the stack")
+	fs.DurationVar(&f.ruleInterval, "rule-interval", 15*time.Second, "how often the embedded engine evaluates the alerting and recording rules")
+	fs.Float64Var(&f.alertThreshold, "alert-error-ratio", 0, "5xx ratio above which GantryRevisionHigh5xxRatio fires (default 0.05)")
+	fs.DurationVar(&f.alertFor, "alert-for", 0, "how long the 5xx ratio must stay above the threshold (default 5m; negative: at once)")
+	fs.StringVar(&f.alertWebhook, "alert-webhook", "", "Alertmanager or webhook URL to send firing alerts to (Alertmanager v2 JSON)")
 	fs.BoolVar(&f.demo, "demo", false, "also deploy the sample app with two revisions and light traffic")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -119,7 +130,12 @@ func up(ctx context.Context, f upFlags) error {
 	gwSrv.Protocols = new(http.Protocols)
 	gwSrv.Protocols.SetHTTP1(true)
 	gwSrv.Protocols.SetUnencryptedHTTP2(true)
-	uiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	metricsEngine, err := openMetrics(f, log, reg, uiLn.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer metricsEngine.close()
+	uiSrv := &http.Server{Handler: metricsEngine.mount(api), ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -131,6 +147,11 @@ func up(ctx context.Context, f upFlags) error {
 	go func() { errc <- serve(uiSrv, uiLn, "ui") }()
 	scalerDone := make(chan struct{})
 	go func() { defer close(scalerDone); scaler.Run(runCtx) }()
+	scrapeDone := make(chan struct{})
+	go func() {
+		defer close(scrapeDone)
+		metricsEngine.run(runCtx, scrapeTargets(sdTargets(st, rt, uiLn.Addr().String())))
+	}()
 	ctlDone := make(chan struct{})
 	go func() { defer close(ctlDone); errc <- ctl.Run(runCtx) }()
 	go func() {
@@ -162,6 +183,7 @@ func up(ctx context.Context, f upFlags) error {
 	log.Info("shutting down")
 	cancel()
 	<-ctlDone
+	<-scrapeDone
 	<-scalerDone
 	<-demoDone
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -194,7 +216,7 @@ func serve(srv *http.Server, ln net.Listener, name string) error {
 // sdTargets lists the stack's scrape targets for Prometheus HTTP service discovery.
 func sdTargets(st *store.Store, rt *local.Runtime, self string) func() []ui.SDTarget {
 	return func() []ui.SDTarget {
-		out := []ui.SDTarget{{Targets: []string{self}, Labels: map[string]string{"job": "gantry", "component": "control-plane"}}}
+		out := []ui.SDTarget{{Targets: []string{self}, Labels: map[string]string{"job": "gantry"}}}
 		revs, err := st.List(api.KindRevision, "")
 		if err != nil {
 			return out
@@ -204,7 +226,10 @@ func sdTargets(st *store.Store, rt *local.Runtime, self string) func() []ui.SDTa
 				if in.Ports.Metrics == 0 {
 					continue
 				}
-				labels := map[string]string{"job": "queue-proxy", "namespace": o.GetNamespace(), "revision": o.GetName(), "pod": in.Name}
+				// Metadata only (__meta_ labels are dropped unless relabelled):
+				// the queue-proxy's own series already carry namespace and pod.
+				labels := map[string]string{"job": "queue-proxy", "__meta_gantry_namespace": o.GetNamespace(),
+					"__meta_gantry_revision": o.GetName(), "__meta_gantry_pod": in.Name}
 				out = append(out, ui.SDTarget{Targets: []string{"127.0.0.1:" + strconv.Itoa(in.Ports.Metrics)}, Labels: labels})
 			}
 		}
