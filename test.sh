@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 # Debian packages the tests use: promtool (prometheus) for alert rules,
 # Chromium for the UI's browser tests.
 need=()
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   SUDO=""

@@ -138,6 +138,9 @@ func (g *Gateway) SetTable(t *Table) {
 		for i := range hr.entry.Targets {
 			tg := &hr.entry.Targets[i]
 			tg.count = g.counts.get(tg.Namespace, hr.entry.Route, tg.Revision)
+			// A cold-start series exists from the start, so its first sample is
+			// an increase that rate() can see.
+			g.act.coldStart.WithLabelValues(tg.Namespace, tg.Revision)
 		}
 	}
 	g.table.Store(t)
