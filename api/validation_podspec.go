@@ -114,6 +114,24 @@ func validatePodSpec(ps *corev1.PodSpec) *FieldError {
 	return errs
 }
 
+// HTTPAndH2CPorts returns the http1 port of a container that declares
+// exactly an http1 and an h2c port, or nil.
+func HTTPAndH2CPorts(cs []corev1.Container) *corev1.ContainerPort {
+	for i := range cs {
+		ps := cs[i].Ports
+		if len(ps) != 2 {
+			continue
+		}
+		if ps[0].Name == "http1" && ps[1].Name == "h2c" {
+			return &ps[0]
+		}
+		if ps[0].Name == "h2c" && ps[1].Name == "http1" {
+			return &ps[1]
+		}
+	}
+	return nil
+}
+
 // servingPort returns the one port requests go to, checking that exactly one
 // is declared across containers (none is fine for a single container: 8080).
 func servingPort(cs []corev1.Container) (corev1.ContainerPort, *FieldError) {
@@ -134,6 +152,10 @@ func servingPort(cs []corev1.Container) (corev1.ContainerPort, *FieldError) {
 	switch {
 	case count == 0 && len(cs) > 1:
 		return port, ErrMissingField("ports")
+	case count == 2 && HTTPAndH2CPorts(cs) != nil:
+		// Gantry's extension: one http1 and one h2c port on the same
+		// container; gRPC requests go to h2c, the rest to http1.
+		return *HTTPAndH2CPorts(cs), nil
 	case count > 1:
 		return port, &FieldError{
 			Message: "more than one container port is set",

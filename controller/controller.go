@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
@@ -548,6 +549,13 @@ func RouteEntries(routes []api.Object, revision func(namespace, name string) *ap
 			tg := gateway.Target{Namespace: r.Namespace, Revision: t.RevisionName, Percent: pct}
 			if rev := revisionOf(revision, r.Namespace, t.RevisionName); rev != nil {
 				tg.H2C = IsH2C(&rev.Spec)
+				if api.HTTPAndH2CPorts(rev.Spec.Containers) != nil {
+					tg.H2C, tg.GRPC = false, true
+					tg.GRPCService = rev.Annotations[AnnotationGRPCService]
+					if tg.GRPCService == "" {
+						tg.GRPCService = r.Annotations[AnnotationGRPCService]
+					}
+				}
 				if ts := rev.Spec.TimeoutSeconds; ts != nil && *ts > 0 {
 					tg.Timeout = time.Duration(*ts) * time.Second
 				}
@@ -561,8 +569,38 @@ func RouteEntries(routes []api.Object, revision func(namespace, name string) *ap
 			}
 		}
 		add(main)
+		// A custom host and path prefix for the route's traffic.
+		for _, k := range []string{AnnotationIngressPath, AnnotationAliyunIngress} {
+			if v := r.Annotations[k]; v != "" {
+				host, path := splitHostPath(v, main.Host)
+				e := main
+				e.Host, e.PathPrefix = host, path
+				if !seen[host+path] {
+					seen[host+path] = true
+					out = append(out, e)
+				}
+			}
+		}
 	}
 	return out
+}
+
+// Annotations that serve a route at a custom HOST/PATH prefix, and that name
+// the gRPC service of a revision with both an http1 and an h2c port.
+const (
+	AnnotationGRPCService   = "knative.alibabacloud.com/grpc"
+	AnnotationIngressPath   = "serving.gantry.dev/path"
+	AnnotationAliyunIngress = "knative.aliyun.com/serving-ingress"
+)
+
+// splitHostPath reads "HOST/PATH" (or "/PATH" for the route's own host).
+func splitHostPath(v, defaultHost string) (host, path string) {
+	v = strings.TrimPrefix(strings.TrimPrefix(v, "http://"), "https://")
+	host, path, _ = strings.Cut(v, "/")
+	if host == "" {
+		host = defaultHost
+	}
+	return strings.ToLower(host), "/" + strings.Trim(path, "/")
 }
 
 func revisionOf(lookup func(ns, name string) *api.Revision, ns, name string) *api.Revision {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -131,9 +132,9 @@ func (g *Gateway) newProxy(transport http.RoundTripper) *httputil.ReverseProxy {
 
 // SetTable swaps in a new route table.
 func (g *Gateway) SetTable(t *Table) {
-	for _, hr := range t.hosts {
+	t.routes(func(hr *hostRoute) {
 		if hr.entry.Tag != "" {
-			continue // tag hosts are not part of the split
+			return // tag hosts are not part of the split
 		}
 		for i := range hr.entry.Targets {
 			tg := &hr.entry.Targets[i]
@@ -142,7 +143,7 @@ func (g *Gateway) SetTable(t *Table) {
 			// an increase that rate() can see.
 			g.act.coldStart.WithLabelValues(tg.Namespace, tg.Revision)
 		}
-	}
+	})
 	g.table.Store(t)
 }
 
@@ -179,6 +180,9 @@ func equalEndpoints(a, b []Endpoint) bool {
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hr, ok := g.table.Load().lookup(r.Host)
+	if ok {
+		hr, ok = hr.match(r.URL.Path)
+	}
 	if !ok {
 		g.errUnknownHost.Inc()
 		g.fail(w, "gantry: no service for host "+quote(r.Host), http.StatusNotFound)
@@ -235,10 +239,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Header.Set("Knative-Serving-Namespace", tg.Namespace)
 	proxy, addr := g.proxy, ep.HTTP
 	// Upgrades (WebSocket) are an HTTP/1.1 mechanism: they take the HTTP/1 port.
-	if tg.H2C && ep.H2C != "" && r.Header.Get("Upgrade") == "" {
+	if ep.H2C != "" && r.Header.Get("Upgrade") == "" && (tg.H2C || (tg.GRPC && isGRPC(r, tg.GRPCService))) {
 		proxy, addr = g.h2Proxy, ep.H2C
 	}
 	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost})))
+}
+
+// isGRPC tells a gRPC request (for service, when set) by its content type and path.
+func isGRPC(r *http.Request, service string) bool {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		return false
+	}
+	return service == "" || strings.HasPrefix(r.URL.Path, "/"+service+"/")
 }
 
 // count records an answered request by code class, with pre-resolved counters.

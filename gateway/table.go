@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,11 @@ type Target struct {
 	// H2C sends requests to the instances' h2c port with HTTP/2 (the
 	// revision's container port is named h2c: gRPC).
 	H2C bool
+	// GRPC sends only gRPC requests to the h2c port (a revision with both an
+	// http1 and an h2c port); GRPCService, when set, limits that to requests
+	// for that gRPC service (/SERVICE/Method).
+	GRPC        bool
+	GRPCService string
 	// Timeout bounds the wait for a ready instance (the revision's timeoutSeconds).
 	Timeout time.Duration
 
@@ -34,6 +40,9 @@ type RouteEntry struct {
 	// RewriteHost, when set, replaces the Host header sent to the app
 	// (a DomainMapping's host is rewritten to its route's own host).
 	RewriteHost string
+	// PathPrefix, when set, limits the entry to request paths under it
+	// ("/coffee" matches /coffee and /coffee/beans); the longest prefix wins.
+	PathPrefix string
 }
 
 // Table maps hosts to their targets. It is immutable once built.
@@ -43,6 +52,10 @@ type Table struct {
 
 type hostRoute struct {
 	entry RouteEntry
+	// prefixed holds the host's entries with a PathPrefix, longest first.
+	prefixed []*hostRoute
+	// placeholder: the host has only prefixed entries; other paths are unknown.
+	placeholder bool
 	// cumulative percents, for a weighted pick with one random number.
 	cum   []int64
 	total int64
@@ -53,9 +66,7 @@ func NewTable(entries []RouteEntry) (*Table, error) {
 	t := &Table{hosts: make(map[string]*hostRoute, len(entries))}
 	for _, e := range entries {
 		h := strings.ToLower(e.Host)
-		if _, dup := t.hosts[h]; dup {
-			return nil, fmt.Errorf("host %q is claimed twice (route %s/%s)", h, e.Namespace, e.Route)
-		}
+		e.PathPrefix = strings.TrimSuffix(e.PathPrefix, "/")
 		e.Targets = append([]Target(nil), e.Targets...)
 		hr := &hostRoute{entry: e}
 		for _, tg := range e.Targets {
@@ -65,9 +76,56 @@ func NewTable(entries []RouteEntry) (*Table, error) {
 			hr.total += tg.Percent
 			hr.cum = append(hr.cum, hr.total)
 		}
-		t.hosts[h] = hr
+		base, exists := t.hosts[h]
+		switch {
+		case e.PathPrefix == "" && exists && !base.placeholder:
+			return nil, fmt.Errorf("host %q is claimed twice (route %s/%s)", h, e.Namespace, e.Route)
+		case e.PathPrefix == "" && exists:
+			hr.prefixed = base.prefixed
+			t.hosts[h] = hr
+		case e.PathPrefix == "":
+			t.hosts[h] = hr
+		default:
+			if !exists {
+				base = &hostRoute{entry: RouteEntry{Host: e.Host}, placeholder: true}
+				t.hosts[h] = base
+			}
+			for _, p := range base.prefixed {
+				if p.entry.PathPrefix == e.PathPrefix {
+					return nil, fmt.Errorf("host %q path %q is claimed twice (route %s/%s)", h, e.PathPrefix, e.Namespace, e.Route)
+				}
+			}
+			base.prefixed = append(base.prefixed, hr)
+			sort.SliceStable(base.prefixed, func(i, j int) bool {
+				return len(base.prefixed[i].entry.PathPrefix) > len(base.prefixed[j].entry.PathPrefix)
+			})
+		}
 	}
 	return t, nil
+}
+
+// routes calls fn for every entry of the table.
+func (t *Table) routes(fn func(*hostRoute)) {
+	for _, hr := range t.hosts {
+		if !hr.placeholder {
+			fn(hr)
+		}
+		for _, p := range hr.prefixed {
+			fn(p)
+		}
+	}
+}
+
+// match picks the entry of a host for a request path: the longest matching
+// path prefix, else the host's own entry.
+func (hr *hostRoute) match(path string) (*hostRoute, bool) {
+	for _, p := range hr.prefixed {
+		pre := p.entry.PathPrefix
+		if strings.HasPrefix(path, pre) && (len(path) == len(pre) || path[len(pre)] == '/') {
+			return p, true
+		}
+	}
+	return hr, !hr.placeholder
 }
 
 // Len is the number of hosts.
