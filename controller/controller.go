@@ -559,6 +559,9 @@ func RouteEntries(routes []api.Object, revision func(namespace, name string) *ap
 				if ts := rev.Spec.TimeoutSeconds; ts != nil && *ts > 0 {
 					tg.Timeout = time.Duration(*ts) * time.Second
 				}
+				if cc := rev.Spec.ContainerConcurrency; cc != nil && *cc > 0 {
+					tg.ContainerConcurrency = int(*cc)
+				}
 			}
 			main.Targets = append(main.Targets, tg)
 			if t.Tag != "" {

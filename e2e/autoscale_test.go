@@ -233,3 +233,56 @@ func msList(ds []time.Duration) string {
 	}
 	return out
 }
+
+// TestColdBurstRespectsContainerConcurrency: a burst of requests to a
+// revision at zero with containerConcurrency 1 waits in the activator and is
+// released no faster than the instances accept; none is refused.
+func TestColdBurstRespectsContainerConcurrency(t *testing.T) {
+	s := startStack(t, "")
+	s.mustGantry(fastScaleConfig+`---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: single
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/window: "6s"
+        autoscaling.knative.dev/max-scale: "2"
+    spec:
+      containerConcurrency: 1
+      containers:
+        - image: gantry/sample-app
+`, "apply", "-f", "-")
+	s.waitServing("single.default.localhost", "Hello World!")
+	waitFor(t, 40*time.Second, "scale to zero", func() bool { return s.actual("single-00001") == 0 })
+	waitFor(t, 15*time.Second, "the instance to exit", func() bool { return len(s.children()) == 0 })
+
+	const n = 25
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, "http://"+s.gateway+"/?sleep=100", nil)
+			req.Host = "single.default.localhost"
+			resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+			if err != nil {
+				codes[i] = -1
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("request %d answered %d, want 200 (codes %v)", i, c, codes)
+			break
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ type activator struct {
 	buffered atomic.Int64
 	// changed is closed and replaced each time the endpoints change.
 	changed atomic.Pointer[chan struct{}]
+	slots   sync.Map // "namespace/revision" → *revSlots
 
 	coldStart *prometheus.HistogramVec
 	queued    prometheus.Gauge
@@ -94,4 +96,53 @@ func (a *activator) wait(ctx context.Context, tg Target, timeout time.Duration, 
 
 func formatMillis(d time.Duration) string {
 	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64)
+}
+
+// revSlots counts the requests the activator has released to one revision,
+// so a burst that waited for a cold start reaches the instances no faster
+// than their containerConcurrency allows (the queue-proxy would refuse the
+// excess beyond its queue).
+type revSlots struct {
+	mu       sync.Mutex
+	inflight int
+	changed  chan struct{}
+}
+
+func (a *activator) slotsFor(key string) *revSlots {
+	if s, ok := a.slots.Load(key); ok {
+		return s.(*revSlots)
+	}
+	s, _ := a.slots.LoadOrStore(key, &revSlots{changed: make(chan struct{})})
+	return s.(*revSlots)
+}
+
+// acquire waits until the revision has capacity (capacity() is its ready
+// instances × containerConcurrency) and returns the release function, or an
+// HTTP status when the request ends or times out first.
+func (a *activator) acquire(ctx context.Context, key string, capacity func() int, timer <-chan time.Time) (func(), int) {
+	s := a.slotsFor(key)
+	for {
+		s.mu.Lock()
+		if s.inflight < capacity() {
+			s.inflight++
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				s.inflight--
+				close(s.changed)
+				s.changed = make(chan struct{})
+				s.mu.Unlock()
+			}, 0
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-*a.changed.Load():
+		case <-ctx.Done():
+			return nil, 499
+		case <-timer:
+			return nil, http.StatusGatewayTimeout
+		}
+	}
 }

@@ -218,6 +218,31 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case 0:
 			w.Header().Set("Gantry-Cold-Start", "true")
 			w.Header().Set("Gantry-Cold-Start-Ms", formatMillis(waited))
+			if cc := tg.ContainerConcurrency; cc > 0 {
+				capacity := func() int {
+					if set := (*g.endpoints.Load())[key]; set != nil {
+						return cc * len(set.addrs)
+					}
+					return 0
+				}
+				timer := time.NewTimer(timeout)
+				release, code := g.act.acquire(r.Context(), key, capacity, timer.C)
+				timer.Stop()
+				if code == 499 {
+					return
+				}
+				if code != 0 {
+					g.errNoEndpoint.Inc()
+					g.fail(w, "activator request timeout", http.StatusGatewayTimeout)
+					return
+				}
+				defer release()
+				if ep, ok = pick(); !ok {
+					g.errNoEndpoint.Inc()
+					g.fail(w, "gantry: revision "+key+" lost its instances", http.StatusServiceUnavailable)
+					return
+				}
+			}
 		case 499:
 			return // the client gave up
 		case http.StatusGatewayTimeout:

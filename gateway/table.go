@@ -25,6 +25,9 @@ type Target struct {
 	GRPCService string
 	// Timeout bounds the wait for a ready instance (the revision's timeoutSeconds).
 	Timeout time.Duration
+	// ContainerConcurrency, when > 0, limits the requests the activator
+	// releases to each ready instance.
+	ContainerConcurrency int
 
 	count *atomic.Uint64 // requests sent through the route's main host
 }
