@@ -37,6 +37,7 @@ type Runtime interface {
 type Scaler interface {
 	Sync(revs []scaling.RevisionInput, cfg api.AutoscalerConfig)
 	Scale(namespace, revision string) (int, bool)
+	ActivatorInPath(namespace, revision string) bool
 }
 
 // Router receives the route table and endpoints (the gateway).
@@ -502,6 +503,14 @@ func (c *Controller) programGateway(*api.Config) error {
 		byName[o.GetNamespace()+"/"+o.GetName()] = o.(*api.Revision)
 	}
 	entries := RouteEntries(routes, func(ns, rev string) *api.Revision { return byName[ns+"/"+rev] })
+	if c.o.Scaler != nil {
+		for i := range entries {
+			for j := range entries[i].Targets {
+				tg := &entries[i].Targets[j]
+				tg.Throttle = tg.ContainerConcurrency > 0 && c.o.Scaler.ActivatorInPath(tg.Namespace, tg.Revision)
+			}
+		}
+	}
 	dmEntries, certs := c.domainMappingEntries(entries)
 	entries = append(entries, dmEntries...)
 	t, err := gateway.NewTable(entries)

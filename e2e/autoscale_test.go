@@ -286,3 +286,53 @@ spec:
 		}
 	}
 }
+
+// TestActivatorInPathWithNegativeBurstCapacity: with containerConcurrency 1
+// and one instance, the default target-burst-capacity keeps the activator in
+// the path, so a burst beyond the queue-proxy's queue (1 + 10) waits in the
+// gateway instead of being refused.
+func TestActivatorInPathWithNegativeBurstCapacity(t *testing.T) {
+	s := startStack(t, "")
+	s.mustGantry(`apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: narrow
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/min-scale: "1"
+        autoscaling.knative.dev/max-scale: "1"
+    spec:
+      containerConcurrency: 1
+      containers:
+        - image: gantry/sample-app
+`, "apply", "-f", "-")
+	s.waitServing("narrow.default.localhost", "Hello World!")
+	time.Sleep(3 * time.Second) // a decision with the instance ready
+	const n = 16
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, "http://"+s.gateway+"/?sleep=50", nil)
+			req.Host = "narrow.default.localhost"
+			resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+			if err != nil {
+				codes[i] = -1
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Fatalf("request %d answered %d, want 200 (codes %v)", i, c, codes)
+		}
+	}
+}

@@ -204,13 +204,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return Endpoint{}, false
 	}
+	timeout := tg.Timeout
+	if timeout <= 0 {
+		timeout = g.timeout
+	}
+	throttle := tg.Throttle
 	ep, ok := pick()
 	if !ok {
 		// The activator's path: hold the request until an instance is ready.
-		timeout := tg.Timeout
-		if timeout <= 0 {
-			timeout = g.timeout
-		}
 		var waited time.Duration
 		var code int
 		ep, waited, code = g.act.wait(r.Context(), *tg, timeout, pick)
@@ -218,31 +219,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case 0:
 			w.Header().Set("Gantry-Cold-Start", "true")
 			w.Header().Set("Gantry-Cold-Start-Ms", formatMillis(waited))
-			if cc := tg.ContainerConcurrency; cc > 0 {
-				capacity := func() int {
-					if set := (*g.endpoints.Load())[key]; set != nil {
-						return cc * len(set.addrs)
-					}
-					return 0
-				}
-				timer := time.NewTimer(timeout)
-				release, code := g.act.acquire(r.Context(), key, capacity, timer.C)
-				timer.Stop()
-				if code == 499 {
-					return
-				}
-				if code != 0 {
-					g.errNoEndpoint.Inc()
-					g.fail(w, "activator request timeout", http.StatusGatewayTimeout)
-					return
-				}
-				defer release()
-				if ep, ok = pick(); !ok {
-					g.errNoEndpoint.Inc()
-					g.fail(w, "gantry: revision "+key+" lost its instances", http.StatusServiceUnavailable)
-					return
-				}
-			}
+			throttle = tg.ContainerConcurrency > 0
 		case 499:
 			return // the client gave up
 		case http.StatusGatewayTimeout:
@@ -252,6 +229,33 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			g.errNoEndpoint.Inc()
 			g.fail(w, "gantry: too many requests waiting for revision "+key, http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if throttle && tg.ContainerConcurrency > 0 {
+		// Release no more than containerConcurrency per ready instance.
+		cc := tg.ContainerConcurrency
+		capacity := func() int {
+			if set := (*g.endpoints.Load())[key]; set != nil {
+				return cc * len(set.addrs)
+			}
+			return 0
+		}
+		timer := time.NewTimer(timeout)
+		release, code := g.act.acquire(r.Context(), key, capacity, timer.C)
+		timer.Stop()
+		if code == 499 {
+			return
+		}
+		if code != 0 {
+			g.errNoEndpoint.Inc()
+			g.fail(w, "activator request timeout", http.StatusGatewayTimeout)
+			return
+		}
+		defer release()
+		if ep, ok = pick(); !ok {
+			g.errNoEndpoint.Inc()
+			g.fail(w, "gantry: revision "+key+" lost its instances", http.StatusServiceUnavailable)
 			return
 		}
 	}

@@ -28,6 +28,10 @@ type Target struct {
 	// ContainerConcurrency, when > 0, limits the requests the activator
 	// releases to each ready instance.
 	ContainerConcurrency int
+	// Throttle sends every request through the activator's throttle (the
+	// revision's excess burst capacity is negative): at most
+	// ContainerConcurrency in flight per ready instance, the rest wait.
+	Throttle bool
 
 	count *atomic.Uint64 // requests sent through the route's main host
 }

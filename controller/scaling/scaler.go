@@ -175,6 +175,20 @@ func (s *Scaler) Scale(ns, name string) (int, bool) {
 	return int(max(r.scale, 0)), true
 }
 
+// ActivatorInPath reports whether requests to the revision should go through
+// the activator's throttle: until it has instances and non-negative excess
+// burst capacity (Knative's rule), or always with target-burst-capacity -1.
+func (s *Scaler) ActivatorInPath(ns, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.revs[key(ns, name)]
+	if r == nil || len(r.last) == 0 {
+		return true
+	}
+	d := r.last[len(r.last)-1]
+	return autoscaler.ActivatorInPathFor(d.Scale, d.EBC)
+}
+
 // Decisions returns the revision's last decisions, oldest first.
 func (s *Scaler) Decisions(ns, name string) []Decision {
 	s.mu.Lock()
