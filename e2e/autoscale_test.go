@@ -259,26 +259,7 @@ spec:
 	waitFor(t, 40*time.Second, "scale to zero", func() bool { return s.actual("single-00001") == 0 })
 	waitFor(t, 15*time.Second, "the instance to exit", func() bool { return len(s.children()) == 0 })
 
-	const n = 25
-	var wg sync.WaitGroup
-	codes := make([]int, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest(http.MethodGet, "http://"+s.gateway+"/?sleep=100", nil)
-			req.Host = "single.default.localhost"
-			resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
-			if err != nil {
-				codes[i] = -1
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		}()
-	}
-	wg.Wait()
+	codes := s.burst("single.default.localhost", "/?sleep=100", 25)
 	for i, c := range codes {
 		if c != 200 {
 			t.Errorf("request %d answered %d, want 200 (codes %v)", i, c, codes)
@@ -310,15 +291,24 @@ spec:
 `, "apply", "-f", "-")
 	s.waitServing("narrow.default.localhost", "Hello World!")
 	time.Sleep(3 * time.Second) // a decision with the instance ready
-	const n = 16
+	codes := s.burst("narrow.default.localhost", "/?sleep=50", 16)
+	for i, c := range codes {
+		if c != 200 {
+			t.Fatalf("request %d answered %d, want 200 (codes %v)", i, c, codes)
+		}
+	}
+}
+
+// burst sends n concurrent requests and returns their status codes (-1: error).
+func (s *stack) burst(host, path string, n int) []int {
 	var wg sync.WaitGroup
 	codes := make([]int, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequest(http.MethodGet, "http://"+s.gateway+"/?sleep=50", nil)
-			req.Host = "narrow.default.localhost"
+			req, _ := http.NewRequest(http.MethodGet, "http://"+s.gateway+path, nil)
+			req.Host = host
 			resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 			if err != nil {
 				codes[i] = -1
@@ -330,9 +320,5 @@ spec:
 		}()
 	}
 	wg.Wait()
-	for i, c := range codes {
-		if c != 200 {
-			t.Fatalf("request %d answered %d, want 200 (codes %v)", i, c, codes)
-		}
-	}
+	return codes
 }

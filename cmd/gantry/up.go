@@ -154,7 +154,9 @@ func up(ctx context.Context, f upFlags) error {
 	}()
 	ctlDone := make(chan struct{})
 	go func() { defer close(ctlDone); errc <- ctl.Run(runCtx) }()
+	shareDone := make(chan struct{})
 	go func() {
+		defer close(shareDone)
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
 		for {
@@ -184,6 +186,7 @@ func up(ctx context.Context, f upFlags) error {
 	cancel()
 	<-ctlDone
 	<-scrapeDone
+	<-shareDone
 	<-scalerDone
 	<-demoDone
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
