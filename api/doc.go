@@ -7,6 +7,7 @@
 //
 // +kubebuilder:object:generate=true
 // +groupName=serving.gantry.dev
+// +versionName=v1
 package api
 
 //go:generate go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 object paths=.
