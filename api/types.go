@@ -183,8 +183,6 @@ type TrafficTarget struct {
 	RevisionName      string `json:"revisionName,omitempty"`
 	ConfigurationName string `json:"configurationName,omitempty"`
 	LatestRevision    *bool  `json:"latestRevision,omitempty"`
-	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=100
 	Percent           *int64 `json:"percent,omitempty"`
 	URL               string `json:"url,omitempty"`
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -74,6 +75,20 @@ spec:
 	}
 	if code, body, _ := s.request("hello.default.localhost", "/"); code != 200 || !strings.Contains(body, "Hello Stable!") {
 		t.Errorf("hello stopped serving after bad input: %d %q", code, body)
+	}
+
+	// Oversized headers get 431 from the gateway, which keeps serving.
+	big, _ := http.NewRequest(http.MethodGet, "http://"+s.gateway+"/", nil)
+	big.Host = "hello.default.localhost"
+	big.Header.Set("X-Big", strings.Repeat("x", 2<<20))
+	if resp, err := http.DefaultClient.Do(big); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("2 MiB header answered %d, want 431", resp.StatusCode)
+		}
+	}
+	if code, _, _ := s.request("hello.default.localhost", "/"); code != 200 {
+		t.Errorf("hello answered %d after an oversized request", code)
 	}
 
 	// A command that does not exist is reported in the revision's status.
