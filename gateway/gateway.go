@@ -27,6 +27,8 @@ type Options struct {
 	MaxBuffered int
 	// DefaultTimeout bounds the wait for a target whose Timeout is zero (default 300s).
 	DefaultTimeout time.Duration
+	// TracerProvider, when set, traces each request (tracing.go); nil: off.
+	TracerProvider TracerProvider
 }
 
 // Gateway routes requests by Host to revision instances.
@@ -40,6 +42,7 @@ type Gateway struct {
 	certs     atomic.Pointer[map[string]*tls.Certificate]
 	counts    counters
 	timeout   time.Duration
+	tr        *gwTracer // nil: tracing off
 
 	requests                                  *prometheus.CounterVec
 	byClass                                   [6]prometheus.Counter // 1xx..5xx, indexed by code/100
@@ -59,6 +62,7 @@ type upstream struct {
 // New returns a gateway with an empty table.
 func New(o Options) *Gateway {
 	g := &Gateway{log: o.Logger, act: newActivator(o), timeout: o.DefaultTimeout}
+	g.tr = newGWTracer(o.TracerProvider)
 	if g.timeout <= 0 {
 		g.timeout = 300 * time.Second
 	}
@@ -179,6 +183,12 @@ func equalEndpoints(a, b []Endpoint) bool {
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.tr != nil {
+		var sw *spanWriter
+		sw, r = g.tr.startServer(w, r)
+		defer sw.end(r)
+		w = sw
+	}
 	hr, ok := g.table.Load().lookup(r.Host)
 	if ok {
 		hr, ok = hr.match(r.URL.Path)
@@ -197,6 +207,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, "gantry: route "+hr.entry.Namespace+"/"+hr.entry.Route+" has no traffic targets", http.StatusServiceUnavailable)
 		return
 	}
+	if g.tr != nil {
+		g.tr.chose(r.Context(), &hr.entry, tg)
+	}
 	key := EndpointKey(tg.Namespace, tg.Revision)
 	pick := func() (Endpoint, bool) {
 		if set := (*g.endpoints.Load())[key]; set != nil {
@@ -209,12 +222,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		timeout = g.timeout
 	}
 	throttle := tg.Throttle
+	var act actSpan // tracing only
 	ep, ok := pick()
 	if !ok {
 		// The activator's path: hold the request until an instance is ready.
+		if g.tr != nil {
+			r = g.tr.startActivator(r, tg, &act)
+			defer act.end()
+		}
 		var waited time.Duration
 		var code int
 		ep, waited, code = g.act.wait(r.Context(), *tg, timeout, pick)
+		if g.tr != nil {
+			g.tr.activated(r.Context(), act, waited, code)
+		}
 		switch code {
 		case 0:
 			w.Header().Set("Gantry-Cold-Start", "true")
@@ -233,6 +254,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if throttle && tg.ContainerConcurrency > 0 {
+		if g.tr != nil && act.sp == nil {
+			r = g.tr.startActivator(r, tg, &act)
+			defer act.end()
+		}
 		// Release no more than containerConcurrency per ready instance.
 		cc := tg.ContainerConcurrency
 		capacity := func() int {
@@ -270,6 +295,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Upgrades (WebSocket) are an HTTP/1.1 mechanism: they take the HTTP/1 port.
 	if ep.H2C != "" && r.Header.Get("Upgrade") == "" && (tg.H2C || (tg.GRPC && isGRPC(r, tg.GRPCService))) {
 		proxy, addr = g.h2Proxy, ep.H2C
+	}
+	if g.tr != nil {
+		defer endClient(g.tr.startClient(r, addr), w.(*spanWriter))
 	}
 	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost})))
 }

@@ -25,7 +25,7 @@ mkdir -p "$bin" "$src"
 log() { echo "kube-env: $*" >&2; }
 
 # The throwaway modules are built outside the repository's go.mod and GOFLAGS.
-export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0
+gobuild() { GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 go "$@"; }
 
 build_apiserver() {
   local dir="$src/apiserver-$KUBE_VERSION"
@@ -50,8 +50,8 @@ build_apiserver() {
     done
   } >"$dir/go.mod"
   log "building kube-apiserver $KUBE_VERSION (about 6 minutes from an empty cache)"
-  (cd "$dir" && go mod download k8s.io/kubernetes >&2 &&
-    go build -trimpath \
+  (cd "$dir" && gobuild mod download k8s.io/kubernetes >&2 &&
+    gobuild build -trimpath \
       -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#v1.}" \
       -o "$bin/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2)
   mv "$bin/kube-apiserver.tmp" "$bin/kube-apiserver"
@@ -80,7 +80,7 @@ import (
 func main() { etcdmain.Main(os.Args) }
 GO
   log "building etcd $ETCD_VERSION (under a minute)"
-  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" . >&2)
+  (cd "$dir" && gobuild build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" . >&2)
   mv "$bin/etcd.tmp" "$bin/etcd"
 }
 

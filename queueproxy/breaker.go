@@ -31,13 +31,23 @@ func NewBreaker(cc int) *Breaker {
 // is full, or with the context's error when ctx ends first; only a nil error
 // must be paired with Release.
 func (b *Breaker) Acquire(ctx context.Context) error {
+	admitted, err := b.tryAcquire()
+	if admitted || err != nil {
+		return err
+	}
+	return b.wait(ctx)
+}
+
+// tryAcquire is Acquire without waiting: admitted, or ErrRequestQueueFull,
+// or neither, and then the caller is queued and must call wait.
+func (b *Breaker) tryAcquire() (admitted bool, err error) {
 	if b == nil {
-		return nil
+		return true, nil
 	}
 	for {
 		n := b.inFlight.Load()
 		if n >= b.total {
-			return ErrRequestQueueFull
+			return false, ErrRequestQueueFull
 		}
 		if b.inFlight.CompareAndSwap(n, n+1) {
 			break
@@ -45,9 +55,14 @@ func (b *Breaker) Acquire(ctx context.Context) error {
 	}
 	select {
 	case b.sem <- struct{}{}:
-		return nil
+		return true, nil
 	default:
+		return false, nil
 	}
+}
+
+// wait blocks a request queued by tryAcquire until it gets a slot or ctx ends.
+func (b *Breaker) wait(ctx context.Context) error {
 	// Blocked senders on a channel are woken in arrival order, which gives
 	// the queue its FIFO order; a released token goes straight to the oldest.
 	select {

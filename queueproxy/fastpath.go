@@ -54,13 +54,14 @@ func fastEligible(r *http.Request) bool {
 	return true
 }
 
-func (f *fastClient) get(ctx context.Context) (*appConn, bool, error) {
+func (f *fastClient) get(rw *respWriter, r *http.Request) (*appConn, bool, error) {
 	select {
 	case ac := <-f.idle:
 		return ac, true, nil
 	default:
 	}
-	c, err := f.dialer.DialContext(ctx, "tcp", f.addr)
+	// Dialling is rare (the pool is empty): a context is worth deriving here.
+	c, err := f.dialer.DialContext(rw.context(r.Context()), "tcp", f.addr)
 	if err != nil {
 		return nil, false, err
 	}
@@ -91,28 +92,37 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // do forwards r and copies the response to rw. An error means no response
 // header was written; failures after that abort the response.
-func (f *fastClient) do(ctx context.Context, rw *respWriter, r *http.Request) error {
+func (f *fastClient) do(rw *respWriter, r *http.Request) error {
+	// Make blocking I/O on the app connection notice that the client went
+	// away; the request's timer does the same for timeouts (rw.attachApp).
+	stopWatch := context.AfterFunc(r.Context(), rw.goneFn)
+	defer stopWatch()
 	for attempt := 0; ; attempt++ {
-		ac, reused, err := f.get(ctx)
+		ac, reused, err := f.get(rw, r)
 		if err != nil {
+			if rw.ended() {
+				return endedErr(rw, r)
+			}
 			return err
 		}
-		// Make blocking I/O notice the end of ctx (timeouts, client gone).
-		stop := context.AfterFunc(ctx, func() { ac.c.SetDeadline(aLongTimeAgo) })
+		if !rw.attachApp(ac.c) {
+			f.put(ac) // untouched
+			return endedErr(rw, r)
+		}
 		resp, err := f.roundTrip(ac, r)
 		if err != nil {
-			stop()
+			rw.detachApp()
 			ac.c.Close()
-			if reused && attempt == 0 && ctx.Err() == nil {
+			if reused && attempt == 0 && !rw.ended() {
 				continue // the app closed an idle connection: retry on a new one
 			}
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return ctxErr
+			if rw.ended() {
+				return endedErr(rw, r)
 			}
 			return err
 		}
 		ok := copyResponse(rw, resp, ac.br)
-		if !stop() || !ok || resp.Close {
+		if !rw.detachApp() || !ok || resp.Close {
 			ac.c.Close()
 			resp.Body.Close()
 			if !ok {
@@ -123,6 +133,17 @@ func (f *fastClient) do(ctx context.Context, rw *respWriter, r *http.Request) er
 		f.put(ac)
 		return nil
 	}
+}
+
+// endedErr is the error of a request that a timer or the client ended.
+func endedErr(rw *respWriter, r *http.Request) error {
+	if rw.timedOut.Load() {
+		return errRequestTimeout
+	}
+	if err := r.Context().Err(); err != nil {
+		return err
+	}
+	return errRequestTimeout
 }
 
 func (f *fastClient) roundTrip(ac *appConn, r *http.Request) (*http.Response, error) {
@@ -194,15 +215,17 @@ func copyResponse(rw *respWriter, resp *http.Response, br *bufio.Reader) bool {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
-	streaming := resp.ContentLength < 0
+	// A stream (no Content-Length, or server-sent events) is flushed
+	// whenever the app has nothing more buffered; a body of known length
+	// goes through the server's buffer, with the header in the same write
+	// when it is small.
+	streaming := resp.ContentLength < 0 || isEventStream(resp.Header)
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := rw.Write(buf[:n]); werr != nil {
 				return false
 			}
-			// An unknown-length body may be a stream: flush whenever the app
-			// has nothing more buffered.
 			if streaming && br.Buffered() == 0 {
 				rw.Flush()
 			}
@@ -218,6 +241,21 @@ func copyResponse(rw *respWriter, resp *http.Response, br *bufio.Reader) bool {
 		dst[k] = vv
 	}
 	return true
+}
+
+// isEventStream reports whether the Content-Type is text/event-stream.
+func isEventStream(h http.Header) bool {
+	v := h["Content-Type"]
+	if len(v) == 0 {
+		return false
+	}
+	ct := v[0]
+	const es = "text/event-stream"
+	if len(ct) < len(es) || !equalFold(ct[:len(es)], es) {
+		return false
+	}
+	rest := trimOWS(ct[len(es):])
+	return rest == "" || rest[0] == ';'
 }
 
 // hopHeaders are connection-specific and never forwarded (RFC 9110 §7.6.1).

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -86,6 +87,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 		return fmt.Errorf("queue-proxy: %w", err)
 	}
 	log := slog.Default().With("component", "queue-proxy", "revision", env.Revision, "pod", env.Pod)
+	setGCPercent()
 
 	lns, ports, err := listenAll(o.ports)
 	if err != nil {
@@ -115,6 +117,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 		tracker: newHijackTracker(),
 		log:     log,
 	}
+	var stopTelemetry func()
+	deps.tracer, stopTelemetry = startTelemetry(ctx, TelemetryParams{Env: env, Getenv: getenv,
+		Registry: deps.metrics.Registry(), Log: log})
+	defer stopTelemetry()
 	reporter := NewStatsReporter(stats, env.Pod, o.statsPeriod, nil)
 
 	h1Transport := newAppTransport(env.ContainerConcurrency, false)
@@ -214,6 +220,19 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	return firstErr
 }
 
+// gcPercent replaces GOGC's default of 100 unless GOGC is set. The proxy's
+// live heap is about 1 MB, so at the default the runtime's 4 MB minimum heap
+// goal made it collect every ~1000 requests (9 times a second at 5000 rps,
+// ~5% of its CPU). At 400 the goal is max(16 MB, 5 x live heap): a quarter
+// of the collections, and memory stays proportional to the live heap.
+const gcPercent = 400
+
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 // listenAll binds the five ports in Ports order; port 0 means a free port on
 // 127.0.0.1 (one machine), any other port listens on all interfaces.
 func listenAll(want Ports) ([]net.Listener, Ports, error) {
@@ -275,6 +294,7 @@ func newAppTransport(cc int, h2c bool) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       appWriteBuffer, // a small body goes out with its head
 	}
 	t.Protocols = new(http.Protocols)
 	if h2c {

@@ -1,12 +1,16 @@
 package queueproxy
 
 import (
-	"context"
+	"bytes"
 	"errors"
+	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"os"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -28,7 +32,8 @@ type handlerDeps struct {
 	timeouts Timeouts
 	tracker  *hijackTracker
 	log      *slog.Logger
-	h2c      bool // proxy to the app with prior-knowledge HTTP/2 (gRPC)
+	h2c      bool    // proxy to the app with prior-knowledge HTTP/2 (gRPC)
+	tracer   *tracer // nil: tracing off (tracing.go)
 }
 
 // proxyHandler is the data path: probes are answered first, then the
@@ -38,11 +43,12 @@ type proxyHandler struct {
 	fast    *fastClient // nil: always use rp
 	rp      *httputil.ReverseProxy
 	appDown burstLog
+	sweep   *sweeper // hands long requests to their timers
 }
 
 // buildHandler assembles the data path for one listener.
 func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
-	h := &proxyHandler{handlerDeps: d}
+	h := &proxyHandler{handlerDeps: d, sweep: newSweeper()}
 	h.appDown.log = d.log
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(d.env.UserPort))
 	if !d.h2c {
@@ -53,20 +59,29 @@ func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = addr
 			pr.Out.Host = pr.In.Host
+			// ReverseProxy wraps the body, which makes the Transport flush the
+			// head on its own: undo that for a body read ahead in memory.
+			if reflect.TypeOf(pr.In.Body) == memBodyType {
+				pr.Out.Body = pr.In.Body
+			}
 			// Pass the gateway's X-Forwarded-For through instead of rebuilding it.
 			if v, ok := pr.In.Header["X-Forwarded-For"]; ok {
 				pr.Out.Header["X-Forwarded-For"] = v
 			}
 		},
-		Transport:     transport,
-		FlushInterval: -1, // streams (gRPC, SSE) must not be held back
+		Transport: transport,
+		// ReverseProxy flushes every write itself when the response is a
+		// stream (text/event-stream, or no Content-Length: gRPC, chunked);
+		// a response of known length is written through the server's buffer,
+		// in as few writes as possible.
+		FlushInterval: 0,
 		BufferPool:    bufPool{},
 		ModifyResponse: func(resp *http.Response) error {
 			echoTraceparent(resp.Request.Header, resp.Header)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			h.forwardError(w.(*respWriter), r.Context(), r, err)
+			h.forwardError(w.(*respWriter), r, err)
 		},
 	}
 	return h
@@ -88,14 +103,21 @@ func (h *proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	proxied := headerIs(r.Header, proxyHeader, proxyValue)
 	shard := h.stats.In(start, proxied)
+	var ts *reqSpans // tracing.go; nil when tracing is off
+	if h.tracer != nil {
+		ts, r = h.tracer.begin(r, start)
+	}
 	rw := getRespWriter(w, h.tracker)
-	ctx, timers := h.timeouts.start(r.Context(), rw)
+	h.timeouts.start(rw, r, int64(start.Sub(monoBase)), h.sweep)
 	traceID := traceIDOf(r.Header)
+	if ts != nil {
+		traceID = ts.exemplarID()
+	}
 	tag := r.Header.Get(tagHeader)
 	// Deferred so that an aborted response (panic(http.ErrAbortHandler)) still
 	// releases everything it took.
 	defer func() {
-		timers.stop(rw)
+		rw.stopTimers(h.sweep)
 		end := time.Now()
 		h.stats.Out(end, shard, proxied)
 		code := rw.code
@@ -103,54 +125,131 @@ func (h *proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusOK
 		}
 		h.metrics.RecordRequest(tag, code, end.Sub(start), traceID)
+		if ts != nil {
+			ts.end(code, end)
+		}
 		putRespWriter(rw)
 	}()
 
-	if err := h.breaker.Acquire(ctx); err != nil {
-		h.writeError(rw, ctx, r, err)
+	admitted, err := h.breaker.tryAcquire()
+	if !admitted && err == nil {
+		// Queued: wait with a context that the timers and the client can end.
+		err = h.queueWait(rw.context(r.Context()), ts)
+	}
+	if err != nil {
+		h.writeError(rw, r, err)
 		return
 	}
-	h.forward(rw, r, ctx, traceID)
+	h.forward(rw, r, traceID)
 }
 
 // forward sends the request to the app; it runs with a breaker slot held.
-func (h *proxyHandler) forward(rw *respWriter, r *http.Request, ctx context.Context, traceID string) {
+func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) {
 	appStart := time.Now()
+	var cs clientSpan // tracing.go
+	if h.tracer != nil {
+		cs = h.tracer.startClient(r.Context(), r)
+	}
 	defer func() {
 		h.breaker.Release()
 		code := rw.code
 		if code == 0 {
 			code = http.StatusOK
 		}
+		cs.end(code)
 		h.metrics.RecordAppRequest(code, time.Since(appStart), traceID)
 	}()
 	if h.fast != nil && fastEligible(r) {
-		if err := h.fast.do(ctx, rw, r); err != nil {
-			h.forwardError(rw, ctx, r, err)
+		if err := h.fast.do(rw, r); err != nil {
+			h.forwardError(rw, r, err)
 		}
 		return
 	}
-	h.rp.ServeHTTP(rw, r.WithContext(ctx))
+	out := r.WithContext(rw.context(r.Context()))
+	if smallBody(r) {
+		b, err := readSmallBody(rw, r)
+		if err != nil {
+			h.forwardError(rw, r, err)
+			return
+		}
+		// An in-memory body lets the Transport write the request head and
+		// body with one write (it flushes the head first for other readers).
+		out.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	h.rp.ServeHTTP(rw, out)
+}
+
+// maxBufferedBody is the largest request body read ahead so that it goes to
+// the app in the same write as the request head (the Transport's write
+// buffer holds appWriteBuffer bytes).
+const (
+	maxBufferedBody = 4 << 10
+	appWriteBuffer  = 8 << 10
+)
+
+var memBodyType = reflect.TypeOf(io.NopCloser(bytes.NewReader(nil)))
+
+// smallBody: an HTTP/1 request body of known, small length that nobody waits
+// on (no Expect: 100-continue, no upgrade).
+func smallBody(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.ContentLength <= 0 || r.ContentLength > maxBufferedBody ||
+		r.Body == nil || r.Body == http.NoBody {
+		return false
+	}
+	if _, ok := r.Header["Expect"]; ok {
+		return false
+	}
+	if _, ok := r.Header["Upgrade"]; ok {
+		return false
+	}
+	return true
+}
+
+// readSmallBody reads the whole body, bounded by the request's earliest
+// deadline: none moves while nothing has been written, so a client that
+// stalls mid-body still gets its 504 on time.
+func readSmallBody(rw *respWriter, r *http.Request) ([]byte, error) {
+	rw.mu.Lock()
+	next := rw.nextDeadlineLocked()
+	rw.mu.Unlock()
+	rc := http.NewResponseController(rw)
+	deadline := next != math.MaxInt64
+	if deadline {
+		rc.SetReadDeadline(monoBase.Add(time.Duration(next)))
+	}
+	b := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, b); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The deadline stays: the server gives up on the rest of the
+			// body at once and sends the 504 (then closes the connection).
+			return nil, errRequestTimeout
+		}
+		return nil, err
+	}
+	if deadline {
+		rc.SetReadDeadline(time.Time{})
+	}
+	return b, nil
 }
 
 // forwardError handles a failure to get a response from the app.
-func (h *proxyHandler) forwardError(rw *respWriter, ctx context.Context, r *http.Request, err error) {
+func (h *proxyHandler) forwardError(rw *respWriter, r *http.Request, err error) {
 	if rw.wroteHeader.Load() {
 		// Too late for a status: abort so the client sees a broken response.
 		panic(http.ErrAbortHandler)
 	}
-	code := h.writeError(rw, ctx, r, err)
+	code := h.writeError(rw, r, err)
 	if code == http.StatusBadGateway {
 		h.appDown.note(err)
 	}
 }
 
 // writeError is the one place errors become HTTP responses.
-func (h *proxyHandler) writeError(rw *respWriter, ctx context.Context, r *http.Request, err error) int {
+func (h *proxyHandler) writeError(rw *respWriter, r *http.Request, err error) int {
 	var code int
 	var body string
 	switch {
-	case isTimeout(ctx):
+	case rw.timedOut.Load() || errors.Is(err, errRequestTimeout):
 		code, body = http.StatusGatewayTimeout, "request timeout"
 	case errors.Is(err, ErrRequestQueueFull):
 		code, body = http.StatusServiceUnavailable, ErrRequestQueueFull.Error()

@@ -3,6 +3,11 @@ package queueproxy
 import (
 	"context"
 	"errors"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,49 +21,305 @@ type Timeouts struct {
 	Idle          time.Duration // between two writes of the response
 }
 
-// requestTimers is what start returns: call stop when the request ends.
-type requestTimers struct {
-	cancel   context.CancelCauseFunc
-	deadline context.CancelFunc
-	start    *time.Timer
-}
+// The three timers of a request are folded into one runtime timer that
+// belongs to the pooled respWriter, and most requests never arm even that:
+//
+//   - a request records its deadlines and joins the handler's sweep list
+//     (a sharded intrusive list: no allocation). A sweep runs every
+//     sweepPeriod while requests are in flight and arms the precise timer of
+//     each request it finds, once. Requests that end within a sweep period -
+//     nearly all of them - never touch the runtime's timer heap, whose
+//     Reset/Stop costs (and the wake-ups of idle threads that come with them)
+//     were a large part of the proxy's CPU. A request whose earliest deadline
+//     is closer than 2·sweepPeriod arms its timer at once, so deadlines are
+//     met exactly as with one timer per request;
+//   - the armed timer fires at the earliest pending deadline, re-checks every
+//     deadline against the clock and either ends the request or re-arms for
+//     the next one. Writes only store a timestamp (for the idle timer)
+//     instead of resetting a timer each;
+//   - ending a request marks it timed out, cancels its context if one was
+//     derived (breaker wait, ReverseProxy path) and aborts the blocking I/O
+//     on the fast path's app connection;
+//   - the callbacks (timer, sweep and client gone) carry no per-request data:
+//     they act on whatever request the writer holds at the time, after
+//     checking that request's own state under rw.mu. A callback that runs
+//     late, after the writer was recycled, therefore finds a request that is
+//     not due and does nothing harmful.
 
-// start derives the request context. The overall timer rides on the context
-// deadline; the response-start and idle timers, which depend on what has
-// been written, cancel it with the same cause.
-func (t Timeouts) start(parent context.Context, rw *respWriter) (context.Context, requestTimers) {
-	var ctx context.Context
-	var rt requestTimers
-	ctx, rt.cancel = context.WithCancelCause(parent)
+// monoBase anchors nanotime; time.Since on it reads only the monotonic clock.
+var monoBase = time.Now()
+
+func nanotime() int64 { return int64(time.Since(monoBase)) }
+
+const sweepPeriod = 50 * time.Millisecond
+
+// start arms the request's timers; the request arrived at start (nanotime).
+func (t Timeouts) start(rw *respWriter, r *http.Request, start int64, sw *sweeper) {
+	rw.mu.Lock()
+	rw.active = true
+	rw.req = r
+	rw.overallAt, rw.startAt, rw.idleAfter = 0, 0, 0
+	next := int64(math.MaxInt64)
 	if t.Overall > 0 {
-		ctx, rt.deadline = context.WithDeadlineCause(ctx, time.Now().Add(t.Overall), errRequestTimeout)
+		rw.overallAt = start + int64(t.Overall)
+		next = rw.overallAt
 	}
-	cancel := rt.cancel
 	if t.ResponseStart > 0 && (t.Overall <= 0 || t.ResponseStart < t.Overall) {
-		rt.start = time.AfterFunc(t.ResponseStart, func() {
-			if !rw.wroteHeader.Load() {
-				cancel(errRequestTimeout)
-			}
-		})
+		rw.startAt = start + int64(t.ResponseStart)
+		next = min(next, rw.startAt)
 	}
 	if t.Idle > 0 {
-		rw.idleAfter = t.Idle
-		rw.idle = time.AfterFunc(t.Idle, func() { cancel(errRequestTimeout) })
+		rw.idleAfter = int64(t.Idle)
+		rw.lastWrite.Store(start)
+		next = min(next, start+rw.idleAfter)
 	}
-	return ctx, rt
+	sweep := false
+	if next != math.MaxInt64 {
+		if sw == nil || next-start < int64(2*sweepPeriod) {
+			rw.armLocked(next - start)
+		} else {
+			sweep = true
+		}
+	}
+	rw.mu.Unlock()
+	if sweep {
+		sw.add(rw)
+	}
 }
 
-func (rt requestTimers) stop(rw *respWriter) {
-	if rt.start != nil {
-		rt.start.Stop()
+// armLocked starts the request's precise timer.
+func (rw *respWriter) armLocked(d int64) {
+	rw.armed = true
+	if rw.timer == nil {
+		rw.timer = time.AfterFunc(time.Duration(d), rw.onTimer)
+	} else {
+		rw.timer.Reset(time.Duration(d))
 	}
-	if rw.idle != nil {
-		rw.idle.Stop()
+}
+
+// sweeper hands the requests that outlive a sweep period to their timers.
+type sweeper struct {
+	shards  [sweepShards]sweepShard
+	next    atomic.Uint32
+	running atomic.Bool
+	timer   *time.Timer
+}
+
+const sweepShards = 8
+
+type sweepShard struct {
+	mu   sync.Mutex
+	head *respWriter
+	n    int
+	_    [40]byte
+}
+
+func newSweeper() *sweeper {
+	s := &sweeper{}
+	s.timer = time.AfterFunc(time.Hour, s.sweep)
+	s.timer.Stop()
+	return s
+}
+
+func (s *sweeper) add(rw *respWriter) {
+	i := s.next.Add(1) % sweepShards
+	rw.sweepIdx = int(i)
+	sh := &s.shards[i]
+	sh.mu.Lock()
+	rw.listed = true
+	rw.sweepPrev, rw.sweepNext = nil, sh.head
+	if sh.head != nil {
+		sh.head.sweepPrev = rw
 	}
-	if rt.deadline != nil {
-		rt.deadline()
+	sh.head = rw
+	sh.n++
+	sh.mu.Unlock()
+	if !s.running.Load() && s.running.CompareAndSwap(false, true) {
+		s.timer.Reset(sweepPeriod)
 	}
-	rt.cancel(context.Canceled)
+}
+
+func (s *sweeper) remove(rw *respWriter) {
+	sh := &s.shards[rw.sweepIdx]
+	sh.mu.Lock()
+	if !rw.listed {
+		sh.mu.Unlock()
+		return
+	}
+	if rw.sweepPrev != nil {
+		rw.sweepPrev.sweepNext = rw.sweepNext
+	} else {
+		sh.head = rw.sweepNext
+	}
+	if rw.sweepNext != nil {
+		rw.sweepNext.sweepPrev = rw.sweepPrev
+	}
+	sh.n--
+	rw.listed, rw.sweepPrev, rw.sweepNext = false, nil, nil
+	sh.mu.Unlock()
+}
+
+// sweep arms the timer of every listed request and empties the list; it
+// runs every sweepPeriod while requests are listed.
+func (s *sweeper) sweep() {
+	now := nanotime()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for rw := sh.head; rw != nil; {
+			next := rw.sweepNext
+			rw.mu.Lock()
+			if rw.active && !rw.armed {
+				rw.armLocked(max(rw.nextDeadlineLocked()-now, 1))
+			}
+			rw.mu.Unlock()
+			rw.listed, rw.sweepPrev, rw.sweepNext = false, nil, nil
+			rw = next
+		}
+		sh.head, sh.n = nil, 0
+		sh.mu.Unlock()
+	}
+	s.running.Store(false)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n := sh.n
+		sh.mu.Unlock()
+		if n > 0 {
+			if s.running.CompareAndSwap(false, true) {
+				s.timer.Reset(sweepPeriod)
+			}
+			return
+		}
+	}
+}
+
+// nextDeadlineLocked is the earliest pending deadline (nanotime).
+func (rw *respWriter) nextDeadlineLocked() int64 {
+	next := int64(math.MaxInt64)
+	if rw.overallAt > 0 {
+		next = rw.overallAt
+	}
+	if rw.startAt > 0 && !rw.wroteHeader.Load() {
+		next = min(next, rw.startAt)
+	}
+	if rw.idleAfter > 0 && !rw.hijacked.Load() {
+		next = min(next, rw.lastWrite.Load()+rw.idleAfter)
+	}
+	return next
+}
+
+// stop ends the request's timers and its derived context, if any.
+func (rw *respWriter) stopTimers(sw *sweeper) {
+	if sw != nil {
+		sw.remove(rw)
+	}
+	rw.mu.Lock()
+	rw.active = false
+	rw.req = nil
+	if rw.armed {
+		rw.timer.Stop()
+		rw.armed = false
+	}
+	if rw.cancel != nil {
+		rw.cancel(context.Canceled)
+		rw.ctx, rw.cancel = nil, nil
+	}
+	rw.mu.Unlock()
+}
+
+// onTimer runs when the earliest deadline may have passed.
+func (rw *respWriter) onTimer() {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if !rw.active || rw.timedOut.Load() {
+		return
+	}
+	now := nanotime()
+	next := int64(math.MaxInt64)
+	due := func(at int64) bool {
+		if now >= at {
+			return true
+		}
+		next = min(next, at)
+		return false
+	}
+	expired := rw.overallAt > 0 && due(rw.overallAt)
+	if rw.startAt > 0 && !rw.wroteHeader.Load() && due(rw.startAt) {
+		expired = true
+	}
+	if rw.idleAfter > 0 && !rw.hijacked.Load() && due(rw.lastWrite.Load()+rw.idleAfter) {
+		expired = true
+	}
+	if expired {
+		rw.timedOut.Store(true)
+		if rw.cancel != nil {
+			rw.cancel(errRequestTimeout)
+		}
+		rw.abortAppLocked()
+		return
+	}
+	if next != math.MaxInt64 {
+		rw.timer.Reset(time.Duration(next - now))
+	}
+}
+
+// context returns the request's context, which ends when the client goes
+// away or a timer fires (cause errRequestTimeout). It is derived on first
+// use only: the fast path never needs one.
+func (rw *respWriter) context(parent context.Context) context.Context {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.ctx == nil {
+		rw.ctx, rw.cancel = context.WithCancelCause(parent)
+		if rw.timedOut.Load() {
+			rw.cancel(errRequestTimeout)
+		}
+	}
+	return rw.ctx
+}
+
+// attachApp makes c's blocking I/O end when the request does (timer or
+// client gone); false means the request has already ended.
+func (rw *respWriter) attachApp(c net.Conn) bool {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.timedOut.Load() || rw.req.Context().Err() != nil {
+		return false
+	}
+	rw.app, rw.appAborted = c, false
+	return true
+}
+
+// detachApp undoes attachApp; false means c was aborted meanwhile (its
+// deadline is in the past, so it must not be reused).
+func (rw *respWriter) detachApp() bool {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	rw.app = nil
+	return !rw.appAborted
+}
+
+func (rw *respWriter) abortAppLocked() {
+	if rw.app != nil && !rw.appAborted {
+		rw.app.SetDeadline(aLongTimeAgo)
+		rw.appAborted = true
+	}
+}
+
+// onClientGone runs (via context.AfterFunc) when a request context ends.
+func (rw *respWriter) onClientGone() {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.active && rw.req.Context().Err() != nil {
+		rw.abortAppLocked()
+	}
+}
+
+// ended reports whether the request ended before its response: a timer
+// fired or the client went away.
+func (rw *respWriter) ended() bool {
+	return rw.timedOut.Load() || rw.req.Context().Err() != nil
 }
 
 // isTimeout reports whether ctx was ended by one of the request timers.

@@ -2,6 +2,7 @@ package queueproxy
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -12,18 +13,42 @@ import (
 
 // respWriter is the one wrapper every proxied request gets: it records the
 // status for metrics, tells the timers whether the response has started,
-// resets the idle timer on writes and tracks hijacked connections. Pooled.
+// notes writes for the idle timer and tracks hijacked connections. It also
+// holds the request's timer state (timeout.go). Pooled, timer included.
 type respWriter struct {
 	w           http.ResponseWriter
 	code        int
-	wroteHeader atomic.Bool // read by the response-start timer
-	hijacked    bool
-	idle        *time.Timer
-	idleAfter   time.Duration
+	wroteHeader atomic.Bool // read by the timer
+	hijacked    atomic.Bool // read by the timer
 	tracker     *hijackTracker
+	lastWrite   atomic.Int64 // nanotime of the last Write (or of arrival)
+	idleAfter   int64        // 0: no idle timer; set before the request runs
+	timedOut    atomic.Bool  // a timer ended the request
+
+	mu         sync.Mutex // guards the fields below against the callbacks
+	active     bool       // a request is using the writer
+	req        *http.Request
+	overallAt  int64       // nanotime deadlines, 0: none
+	startAt    int64       // response-start deadline, 0: none
+	timer      *time.Timer // kept across requests
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	app        net.Conn // fast path: connection to abort when the request ends
+	appAborted bool
+	armed      bool   // timer started for this request
+	goneFn     func() // rw.onClientGone, made once
+
+	// sweeper list membership, guarded by the shard's lock
+	listed               bool
+	sweepPrev, sweepNext *respWriter
+	sweepIdx             int // shard; written only by the request's goroutine
 }
 
-var respWriterPool = sync.Pool{New: func() any { return new(respWriter) }}
+var respWriterPool = sync.Pool{New: func() any {
+	rw := new(respWriter)
+	rw.goneFn = rw.onClientGone
+	return rw
+}}
 
 func getRespWriter(w http.ResponseWriter, t *hijackTracker) *respWriter {
 	rw := respWriterPool.Get().(*respWriter)
@@ -31,8 +56,15 @@ func getRespWriter(w http.ResponseWriter, t *hijackTracker) *respWriter {
 	return rw
 }
 
+// putRespWriter recycles rw once its timers are stopped.
 func putRespWriter(rw *respWriter) {
-	*rw = respWriter{wroteHeader: atomic.Bool{}}
+	rw.mu.Lock()
+	rw.idleAfter = 0
+	rw.mu.Unlock()
+	rw.w, rw.tracker, rw.code = nil, nil, 0
+	rw.wroteHeader.Store(false)
+	rw.hijacked.Store(false)
+	rw.timedOut.Store(false)
 	respWriterPool.Put(rw)
 }
 
@@ -55,8 +87,8 @@ func (rw *respWriter) Write(b []byte) (int, error) {
 	if !rw.wroteHeader.Load() {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if rw.idle != nil {
-		rw.idle.Reset(rw.idleAfter)
+	if rw.idleAfter > 0 {
+		rw.lastWrite.Store(nanotime())
 	}
 	return rw.w.Write(b)
 }
@@ -81,10 +113,7 @@ func (rw *respWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rw.hijacked = true
-	if rw.idle != nil {
-		rw.idle.Stop()
-	}
+	rw.hijacked.Store(true)
 	if !rw.wroteHeader.Load() {
 		rw.code = http.StatusSwitchingProtocols
 		rw.wroteHeader.Store(true)

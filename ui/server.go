@@ -6,13 +6,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/controller"
+	"github.com/gantry-dev/gantry/dashboards"
+	"github.com/gantry-dev/gantry/metrics"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/apimachinery/pkg/labels"
@@ -40,19 +44,69 @@ type Options struct {
 	// recently, and over how long, for /api/v1/routes/NS/NAME/traffic.
 	Requests func(namespace, route string) (map[string]uint64, time.Duration)
 	Logger   *slog.Logger
+
+	// Querier runs the pages' PromQL (the embedded engine or a remote
+	// Prometheus). Nil: every metric shows "no data"; the pages still work.
+	Querier metrics.Querier
+	// Alerts lists the pending and firing alerts. Nil: no rules are evaluated.
+	Alerts func() []metrics.Alert
+	// Decisions lists a revision's last autoscaler decisions, oldest first
+	// (scaling.Scaler.Decisions).
+	Decisions func(namespace, revision string) any
+	// RecentErrors lists a service's latest failed requests, newest first, at
+	// most limit. Nil: the service page says they are not reported.
+	RecentErrors func(namespace, service string, limit int) []RequestError
+	// AuthToken, when set, is required of every request but /healthz and
+	// static files (see RequireToken).
+	AuthToken string
+	// GrafanaURL (http://grafana:3000) adds a link from each alert to the
+	// dashboard panel of what it watches.
+	GrafanaURL string
+	// Prices of the cost column and charts; zero means the dashboards'
+	// defaults (DefaultCPUPrice, DefaultMemoryPrice).
+	CPUPricePerVCPUSecond   float64
+	MemoryPricePerGiBSecond float64
+	// Rules are the options of the alert rules offered for download: pass
+	// the ones the embedded engine evaluates.
+	Rules dashboards.RuleOptions
+	// Now is the clock of the pages; nil means time.Now.
+	Now func() time.Time
 }
 
-type server struct{ o Options }
+type server struct {
+	o        Options
+	prices   map[string]string
+	panelUID string
+	panelID  uint32
+}
+
+func (s *server) now() time.Time { return s.o.Now() }
 
 // New returns the API and UI handler.
 func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{o: o}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &server{o: o, prices: map[string]string{}}
+	if o.CPUPricePerVCPUSecond > 0 {
+		s.prices[dashboards.VarCPUPrice] = strconv.FormatFloat(o.CPUPricePerVCPUSecond, 'g', -1, 64)
+	}
+	if o.MemoryPricePerGiBSecond > 0 {
+		s.prices[dashboards.VarMemPrice] = strconv.FormatFloat(o.MemoryPricePerGiBSecond, 'g', -1, 64)
+	}
+	s.panelUID, s.panelID = alertPanel()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{Skipper: func(c echo.Context) bool {
+		// Only the pages and their JSON are big; keep the rest as it was.
+		p := c.Request().URL.Path
+		return !(p == "/" || strings.HasPrefix(p, "/services/") || strings.HasPrefix(p, "/revisions/") ||
+			strings.HasPrefix(p, "/api/ui/") || strings.HasPrefix(p, "/static/"))
+	}}))
 	e.POST("/api/v1/apply", s.apply)
 	e.GET("/api/v1/sd", s.sd)
 	e.GET("/api/v1/:resource", s.list)
@@ -64,8 +118,8 @@ func New(o Options) http.Handler {
 		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	e.GET("/", s.index)
-	return e
+	s.uiRoutes(e)
+	return RequireToken(o.AuthToken, e)
 }
 
 // apiError is the one JSON shape of every API error.
@@ -90,9 +144,15 @@ func (s *server) errorHandler(err error, c echo.Context) {
 	if code >= 500 {
 		s.o.Logger.Error("api request failed", "path", c.Path(), "err", err)
 	}
-	if !c.Response().Committed {
-		_ = c.JSON(code, apiError{Error: msg})
+	if c.Response().Committed {
+		return
 	}
+	if wantsHTML(c.Request()) {
+		if perr := s.errorPage(c, code, msg); perr == nil {
+			return
+		}
+	}
+	_ = c.JSON(code, apiError{Error: msg})
 }
 
 type applyResponse struct {
@@ -236,9 +296,19 @@ type trafficResponse struct {
 }
 
 func (s *server) traffic(c echo.Context) error {
-	o, err := s.o.Store.Get(api.KindRoute, c.Param("namespace"), c.Param("name"))
+	resp, err := s.trafficOf(c.Param("namespace"), c.Param("name"))
 	if err != nil {
 		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// trafficOf lists a route's traffic targets with the share of requests each
+// received.
+func (s *server) trafficOf(namespace, name string) (trafficResponse, error) {
+	o, err := s.o.Store.Get(api.KindRoute, namespace, name)
+	if err != nil {
+		return trafficResponse{}, err
 	}
 	r := o.(*api.Route)
 	var counts map[string]uint64
@@ -268,5 +338,5 @@ func (s *server) traffic(c echo.Context) error {
 		}
 		resp.Targets = append(resp.Targets, row)
 	}
-	return c.JSON(http.StatusOK, resp)
+	return resp, nil
 }

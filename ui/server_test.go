@@ -410,8 +410,8 @@ func TestIndexPage(t *testing.T) {
 		t.Fatalf("index: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	for _, want := range []string{
-		"<td>hello</td>", `<a href="http://hello.default.localhost:8080">`, "<td>hello-00001</td>",
-		`class="bad">False</td>`, "<td>RevisionFailed</td>",
+		`<a href="/services/default/hello">hello</a>`, `<a href="http://hello.default.localhost:8080">`,
+		`<span class="state bad">False</span>`, `<span class="reason">RevisionFailed</span>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("index does not contain %q:\n%s", want, body)

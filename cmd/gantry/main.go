@@ -23,6 +23,7 @@ func commands() []command {
 		{"get", "list or show services, configurations, revisions, routes, domainmappings", runGet},
 		{"delete", "delete an object: gantry delete KIND NAME [-n NS]", runDelete},
 		{"queue-proxy", "the per-instance sidecar; configured like Knative's, by environment", runQueueProxy},
+		{"controller", "the Kubernetes controller, autoscaler and gateway (controller translate -f FILE: Knative YAML → serving.gantry.dev)", runController},
 		{"scale", "scale simulate: replay a concurrency trace through the KPA decider", runScale},
 		{"dashboards", "write the Grafana dashboards (--out DIR)", runDashboards},
 		{"alerts", "write the Prometheus alerting and recording rules (--out FILE)", runAlerts},

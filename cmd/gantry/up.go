@@ -30,6 +30,7 @@ type upFlags struct {
 	alertThreshold                                        float64
 	alertFor                                              time.Duration
 	demo                                                  bool
+	traceSampling                                         float64 // tracing.go; negative: not set
 }
 
 func runUp(ctx context.Context, args []string) error {
@@ -48,6 +49,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.alertFor, "alert-for", 0, "how long the 5xx ratio must stay above the threshold (default 5m; negative: at once)")
 	fs.StringVar(&f.alertWebhook, "alert-webhook", "", "Alertmanager or webhook URL to send firing alerts to (Alertmanager v2 JSON)")
 	fs.BoolVar(&f.demo, "demo", false, "also deploy the sample app with two revisions and light traffic")
+	fs.Float64Var(&f.traceSampling, "trace-sampling", -1, "trace this fraction of requests (0..1) and keep recent traces in memory for /traces (default: OTEL_TRACES_SAMPLER_ARG, config-observability; off unless set or an OTLP endpoint is configured)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +91,13 @@ func up(ctx context.Context, f upFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime")})
+	trc, err := setupTracing(ctx, f.traceSampling, st, reg, uiLn.Addr().String(), log.With("component", "tracing"))
+	if err != nil {
+		return err
+	}
+	defer trc.shutdown()
+
+	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: trc.qpEnv})
 	if err != nil {
 		return err
 	}
@@ -114,13 +122,15 @@ func up(ctx context.Context, f upFlags) error {
 			default:
 			}
 		}})
-	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg, OnColdStart: scaler.Poke})
+	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg, OnColdStart: scaler.Poke,
+		TracerProvider: trc.tracerProvider()})
 	share := &gateway.ShareWindow{}
 	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
 		GatewayPort: gwPort, GatewayTLSPort: tlsLn.Addr().(*net.TCPAddr).Port, Logger: log.With("component", "controller"), Registry: reg})
 
 	api := ui.New(ui.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
 		Instances: func(ns, rev string) any { return rt.Instances(ns, rev) },
+		Decisions: func(ns, rev string) any { return scaler.Decisions(ns, rev) },
 		Requests:  share.Requests,
 		SDTargets: sdTargets(st, rt, uiLn.Addr().String())})
 
@@ -135,7 +145,7 @@ func up(ctx context.Context, f upFlags) error {
 		return err
 	}
 	defer metricsEngine.close()
-	uiSrv := &http.Server{Handler: metricsEngine.mount(api), ReadHeaderTimeout: 10 * time.Second}
+	uiSrv := &http.Server{Handler: trc.mount(metricsEngine.mount(api)), ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

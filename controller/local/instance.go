@@ -276,6 +276,9 @@ func (in *instance) queueProxyEnv(userPort, appPID int) map[string]string {
 		"CONTAINER_CONCURRENCY": "0",
 		"GANTRY_APP_PID":        strconv.Itoa(appPID),
 	}
+	for k, v := range in.rt.opts.QueueProxyEnv {
+		env[k] = v
+	}
 	if cc := r.Spec.ContainerConcurrency; cc != nil {
 		env["CONTAINER_CONCURRENCY"] = strconv.FormatInt(*cc, 10)
 	}

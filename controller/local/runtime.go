@@ -26,6 +26,8 @@ type Options struct {
 	Logger           *slog.Logger
 	DrainQuietPeriod time.Duration // queue-proxy drain quiet period; default 1s
 	ProgressDeadline time.Duration // time an instance has to become ready; default 120s
+	// QueueProxyEnv is added to every queue-proxy's environment (tracing).
+	QueueProxyEnv map[string]string
 }
 
 // Runtime runs revision instances as local processes.

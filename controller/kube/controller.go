@@ -1,0 +1,220 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gantry-dev/gantry/api"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// NewScheme returns a scheme with Kubernetes' built-in kinds, Gantry's
+// custom resources and the Gateway API.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, AddToScheme, gwv1.Install} {
+		if err := add(s); err != nil {
+			panic(err) // only a programming error gets here
+		}
+	}
+	return s
+}
+
+// Controller is `gantry controller`: a controller-runtime manager running the
+// chosen components.
+type Controller struct {
+	o   Options
+	mgr manager.Manager
+	log *slog.Logger
+}
+
+// New builds the controller against the API server of cfg; Start runs it.
+func New(cfg *rest.Config, o Options) (*Controller, error) {
+	o = o.withDefaults()
+	for _, c := range o.Components {
+		switch c {
+		case ComponentController, ComponentAutoscaler, ComponentGateway:
+		default:
+			return nil, fmt.Errorf("unknown component %q (want %s, %s or %s)", c, ComponentController, ComponentAutoscaler, ComponentGateway)
+		}
+	}
+	managed := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
+	revisionPods, err := labels.Parse(api.LabelRevision)
+	if err != nil {
+		return nil, err
+	}
+	skip := true
+	addr := func(a string) string {
+		if a == "0" {
+			return "0"
+		}
+		return a
+	}
+	leader := o.LeaderElection && (o.runs(ComponentController) || o.runs(ComponentAutoscaler))
+	mo := ctrl.Options{
+		Scheme: NewScheme(),
+		Logger: logr.FromSlogHandler(o.Logger.Handler()),
+		Cache: cache.Options{
+			SyncPeriod: &o.SyncPeriod,
+			// Only what Gantry writes, and the pods of revisions, are cached.
+			ByObject: map[client.Object]cache.ByObject{
+				&appsv1.Deployment{}: {Label: managed},
+				&corev1.Service{}:    {Label: managed},
+				&gwv1.HTTPRoute{}:    {Label: managed},
+				&corev1.Pod{}:        {Label: revisionPods},
+				&corev1.ConfigMap{}:  {Namespaces: map[string]cache.Config{o.SystemNamespace: {}}},
+			},
+		},
+		Metrics:                       metricsserver.Options{BindAddress: addr(o.MetricsAddr)},
+		HealthProbeBindAddress:        addr(o.HealthAddr),
+		LeaderElection:                leader,
+		LeaderElectionID:              o.LeaderElectionID,
+		LeaderElectionNamespace:       o.SystemNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: &skip},
+	}
+	mgr, err := ctrl.NewManager(cfg, mo)
+	if err != nil {
+		return nil, fmt.Errorf("manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	c := &Controller{o: o, mgr: mgr, log: o.Logger}
+	b := &base{c: mgr.GetClient(), rec: mgr.GetEventRecorder("gantry-controller"), o: o, log: o.Logger,
+		metrics: registerReconcileMetrics()}
+
+	var scaler *autoscalerRunner
+	if o.runs(ComponentAutoscaler) {
+		scaler = newAutoscalerRunner(b, mgr.GetClient())
+		if err := mgr.Add(scaler); err != nil {
+			return nil, err
+		}
+	}
+	if o.runs(ComponentController) {
+		if err := c.setupReconcilers(b, scaler != nil); err != nil {
+			return nil, err
+		}
+	}
+	if o.runs(ComponentGateway) {
+		if err := mgr.Add(newGatewayRunner(b, scaler)); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Start runs the controller until ctx ends.
+func (c *Controller) Start(ctx context.Context) error {
+	if err := c.mgr.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// Manager exposes the controller-runtime manager (for tests and wiring).
+func (c *Controller) Manager() manager.Manager { return c.mgr }
+
+// base is what every reconciler shares.
+type base struct {
+	c       client.Client // reads from the informers' cache, writes to the API server
+	rec     events.EventRecorder
+	o       Options
+	log     *slog.Logger
+	metrics *reconcileMetrics
+}
+
+func (b *base) config(ctx context.Context) *api.Config {
+	return loadConfig(ctx, b.c, b.o.SystemNamespace, b.o.Domain, b.log)
+}
+
+func (b *base) now() time.Time { return b.o.Now() }
+
+// event records a Kubernetes event about obj.
+func (b *base) event(obj runtime.Object, typ, reason, format string, args ...any) {
+	if b.rec == nil {
+		return
+	}
+	b.rec.Eventf(obj, nil, typ, reason, reason, format, args...)
+}
+
+// reconcileMetrics are the control-plane series the dashboards read
+// (gantry_reconcile_total, gantry_reconcile_duration_seconds), as on one machine.
+type reconcileMetrics struct {
+	total    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+var (
+	metricsOnce sync.Once
+	metricsVal  *reconcileMetrics
+)
+
+func registerReconcileMetrics() *reconcileMetrics {
+	metricsOnce.Do(func() {
+		m := &reconcileMetrics{
+			total: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "gantry_reconcile_total", Help: "Reconciles by kind and result.",
+			}, []string{"kind", "result"}),
+			duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Name: "gantry_reconcile_duration_seconds", Help: "Time to reconcile one object, by kind.",
+				Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+			}, []string{"kind"}),
+		}
+		ctrlmetrics.Registry.MustRegister(m.total, m.duration)
+		metricsVal = m
+	})
+	return metricsVal
+}
+
+// observe records one reconcile of kind.
+func (m *reconcileMetrics) observe(kind string, start time.Time, err error) {
+	result := "success"
+	if err != nil {
+		result = "error"
+	}
+	m.total.WithLabelValues(kind, result).Inc()
+	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// processRegistry is the process's metrics registry (controller-runtime's,
+// served on MetricsAddr). A second controller in one process (tests) keeps
+// the first one's collectors instead of panicking on a duplicate.
+var processRegistry prometheus.Registerer = lenientRegisterer{ctrlmetrics.Registry}
+
+type lenientRegisterer struct{ prometheus.Registerer }
+
+func (r lenientRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+		}
+	}
+}
