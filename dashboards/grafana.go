@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -158,12 +159,18 @@ func (b board) build() (dashboard.Dashboard, error) {
 func (p panel) targets() []cog.Builder[variants.Dataquery] {
 	var ts []cog.Builder[variants.Dataquery]
 	for i, q := range p.queries {
-		ts = append(ts, prometheus.NewDataqueryBuilder().
+		t := prometheus.NewDataqueryBuilder().
 			Datasource(datasource).
-			RefId(string(rune('A'+i))).
+			RefId(string(rune('A' + i))).
 			Expr(q.Expr).
 			LegendFormat(q.Legend).
-			Range())
+			Range()
+		// Latency quantiles show the trace ids the queue-proxy attaches to
+		// its latency buckets (exemplars), linking a slow point to its trace.
+		if strings.Contains(q.Expr, "_latencies_bucket") {
+			t = t.Exemplar(true)
+		}
+		ts = append(ts, t)
 	}
 	return ts
 }
