@@ -275,6 +275,10 @@ func (in *instance) queueProxyEnv(userPort, appPID int) map[string]string {
 		"USER_PORT":             strconv.Itoa(userPort),
 		"CONTAINER_CONCURRENCY": "0",
 		"GANTRY_APP_PID":        strconv.Itoa(appPID),
+		// A sidecar's share of the CPU: one P costs less CPU per request and
+		// less latency than several (docs/benchmarks.md); GOMAXPROCS set for
+		// gantry up itself still wins.
+		"GOMAXPROCS": envOr("GOMAXPROCS", "1"),
 	}
 	for k, v := range in.rt.opts.QueueProxyEnv {
 		env[k] = v
@@ -378,4 +382,11 @@ func lastLine(path string) string {
 		l = l[:300]
 	}
 	return ": " + l
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }
