@@ -69,8 +69,8 @@ func eval[T any](t *testing.T, ctx context.Context, url, js string) (T, error) {
 }
 
 // screenshot saves the page at url as name under $GANTRY_UI_SCREENSHOTS (the
-// README's images are made with GANTRY_UI_SCREENSHOTS=../docs), or a
-// temporary directory.
+// README's images: GANTRY_UI_SCREENSHOTS=$PWD/docs GANTRY_UI_SCREENSHOT_DELAY=4m
+// go test ./e2e -run TestUIInBrowser), or a temporary directory.
 func screenshot(t *testing.T, ctx context.Context, dir, url, name string) {
 	t.Helper()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -153,6 +153,12 @@ spec:
 				time.Sleep(50 * time.Millisecond)
 			}
 		}()
+	}
+
+	// GANTRY_UI_SCREENSHOT_DELAY=4m gives the sparklines some history before
+	// the screenshots (for the README's images).
+	if d, err := time.ParseDuration(os.Getenv("GANTRY_UI_SCREENSHOT_DELAY")); err == nil && d > 0 {
+		time.Sleep(d)
 	}
 
 	// The page is accessible: every control has a label, the table headers

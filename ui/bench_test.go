@@ -58,4 +58,6 @@ func benchGet(b *testing.B, h http.Handler, path string) {
 func BenchmarkServicesPage(b *testing.B) { benchGet(b, benchFixture(b), "/?sort=rate&dir=desc") }
 
 // BenchmarkServicesAPI is the same data as JSON.
-func BenchmarkServicesAPI(b *testing.B) { benchGet(b, benchFixture(b), "/api/ui/services?sort=p99&dir=desc") }
+func BenchmarkServicesAPI(b *testing.B) {
+	benchGet(b, benchFixture(b), "/api/ui/services?sort=p99&dir=desc")
+}

@@ -66,7 +66,7 @@ func short(v float64) string {
 	case a >= 100 || v == math.Trunc(v):
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case a >= 1:
-		return strconv.FormatFloat(v, 'f', 2-int(math.Floor(math.Log10(a))), 64)
+		return strconv.FormatFloat(v, 'g', 3, 64) // 9.9996 is "10", not "10.00"
 	case a >= 0.001:
 		return strconv.FormatFloat(v, 'f', 3, 64)
 	}

@@ -105,10 +105,10 @@ type cell struct {
 
 type serviceRow struct {
 	ServiceSummary
-	Search, ReadyClass   string
-	ReadyRank, AlertRank int
-	Firing               bool
-	Cells                []cell
+	Host, Search, ReadyClass string
+	ReadyRank, AlertRank     int
+	Firing                   bool
+	Cells                    []cell
 }
 
 type servicesPage struct {
@@ -167,6 +167,7 @@ func (s *server) servicesPage(c echo.Context) error {
 	}
 	for _, r := range resp.Services {
 		row := serviceRow{ServiceSummary: r, ReadyClass: readyClass(r.Ready), Firing: firing(r.Alerts),
+			Host:   strings.TrimPrefix(strings.TrimPrefix(r.URL, "http://"), "https://"),
 			Search: strings.ToLower(r.Namespace + "/" + r.Name + " " + r.URL)}
 		v, _ := sortValue(&r, "ready")
 		row.ReadyRank = int(v)

@@ -290,7 +290,7 @@ func TestServicesPage(t *testing.T) {
 		`<span class="v">10</span>`,     // requests/s
 		`<span class="v">90.0%</span>`,  // success
 		`<span class="v">300 ms</span>`, // p99
-		`<span class="v">2.40 ms</span>`,
+		`<span class="v">2.4 ms</span>`,
 		`<span class="v">2 / 3</span>`,
 		`<svg class="spark"`,
 		`class="alerting"`, `firing: GantryRevisionHigh5xxRatio (hello-00002)`,
@@ -628,8 +628,8 @@ func TestSVG(t *testing.T) {
 		unit string
 		want string
 	}{
-		{0.2534, dashboards.UnitMilliseconds, "253 µs"}, {12, dashboards.UnitMilliseconds, "12 ms"}, {3, dashboards.UnitShort, "3"}, {1534, dashboards.UnitMilliseconds, "1.53 s"}, {0.9995, dashboards.UnitPercentUnit, "99.950%"},
-		{3 << 20, dashboards.UnitBytes, "3 MiB"}, {3.5 * (1 << 20), dashboards.UnitBytes, "3.50 MiB"}, {0.000123, dashboards.UnitUSD, "$0.00012"}, {12.5, dashboards.UnitUSD, "$12.50"},
+		{0.2534, dashboards.UnitMilliseconds, "253 µs"}, {12, dashboards.UnitMilliseconds, "12 ms"}, {9.9996, dashboards.UnitMilliseconds, "10 ms"}, {3, dashboards.UnitShort, "3"}, {1534, dashboards.UnitMilliseconds, "1.53 s"}, {0.9995, dashboards.UnitPercentUnit, "99.950%"},
+		{3 << 20, dashboards.UnitBytes, "3 MiB"}, {3.5 * (1 << 20), dashboards.UnitBytes, "3.5 MiB"}, {0.000123, dashboards.UnitUSD, "$0.00012"}, {12.5, dashboards.UnitUSD, "$12.50"},
 		{nan, dashboards.UnitShort, "–"}, {25000, dashboards.UnitShort, "25.0k"},
 	} {
 		if got := formatValue(c.v, c.unit); got != c.want {

@@ -410,7 +410,7 @@ func TestIndexPage(t *testing.T) {
 		t.Fatalf("index: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	for _, want := range []string{
-		`<a href="/services/default/hello">hello</a>`, `<a href="http://hello.default.localhost:8080">`,
+		`<a href="/services/default/hello">hello</a>`, `<a href="http://hello.default.localhost:8080">hello.default.localhost:8080</a>`,
 		`<span class="state bad">False</span>`, `<span class="reason">RevisionFailed</span>`,
 	} {
 		if !strings.Contains(body, want) {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/gantry-dev/gantry/ui"
 )
 
 // client talks to the API that `gantry up` serves on --ui-addr.
@@ -41,6 +43,9 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/yaml")
+	}
+	if tok := os.Getenv(ui.TokenEnv); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/gantry-dev/gantry/gateway"
 	"github.com/gantry-dev/gantry/queueproxy"
 	"github.com/gantry-dev/gantry/store"
+	"github.com/gantry-dev/gantry/ui"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -122,4 +123,37 @@ func (u *upTracing) shutdown() {
 	if err := u.tel.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		slog.Warn("flush telemetry", "err", err)
 	}
+}
+
+// recentErrorsSource returns what lists a service's recent failed requests,
+// or nil when tracing is off (the UI then says they are not reported).
+func (u *upTracing) recentErrorsSource() func(namespace, service string, limit int) []ui.RequestError {
+	if u == nil || u.store == nil {
+		return nil
+	}
+	return u.recentErrors
+}
+
+// recentErrors lists a service's latest failed requests from the in-memory
+// traces (sampled requests only), for the service page.
+func (u *upTracing) recentErrors(namespace, service string, limit int) []ui.RequestError {
+	out := []ui.RequestError{}
+	for _, sum := range u.store.List(exporters.ListOptions{Limit: 500, ErrorOnly: true}) {
+		if len(out) >= limit {
+			break
+		}
+		tr, ok := u.store.Get(sum.TraceID)
+		if !ok {
+			continue
+		}
+		for _, sp := range tr.SpanList {
+			if sp.Kind != "server" || sp.Attributes["kn.route.name"] != service || sp.Attributes["k8s.namespace.name"] != namespace {
+				continue
+			}
+			out = append(out, ui.RequestError{Time: sp.Start, Revision: sp.Attributes["kn.revision.name"], Status: sum.StatusCode,
+				Method: sp.Attributes["http.request.method"], Path: sp.Attributes["url.path"], LatencyMs: sp.DurationMS, TraceID: sum.TraceID})
+			break
+		}
+	}
+	return out
 }

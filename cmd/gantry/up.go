@@ -16,6 +16,7 @@ import (
 	"github.com/gantry-dev/gantry/controller"
 	"github.com/gantry-dev/gantry/controller/local"
 	"github.com/gantry-dev/gantry/controller/scaling"
+	"github.com/gantry-dev/gantry/dashboards"
 	"github.com/gantry-dev/gantry/gateway"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/gantry-dev/gantry/ui"
@@ -31,6 +32,7 @@ type upFlags struct {
 	alertFor                                              time.Duration
 	demo                                                  bool
 	traceSampling                                         float64 // tracing.go; negative: not set
+	authToken, grafanaURL                                 string
 }
 
 func runUp(ctx context.Context, args []string) error {
@@ -49,6 +51,8 @@ func runUp(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.alertFor, "alert-for", 0, "how long the 5xx ratio must stay above the threshold (default 5m; negative: at once)")
 	fs.StringVar(&f.alertWebhook, "alert-webhook", "", "Alertmanager or webhook URL to send firing alerts to (Alertmanager v2 JSON)")
 	fs.BoolVar(&f.demo, "demo", false, "also deploy the sample app with two revisions and light traffic")
+	fs.StringVar(&f.authToken, "auth-token", os.Getenv(ui.TokenEnv), "token the UI and API require (needed for a non-loopback --ui-addr; default $"+ui.TokenEnv+")")
+	fs.StringVar(&f.grafanaURL, "grafana-url", "", "Grafana base URL, for links from alerts to dashboard panels")
 	fs.Float64Var(&f.traceSampling, "trace-sampling", -1, "trace this fraction of requests (0..1) and keep recent traces in memory for /traces (default: OTEL_TRACES_SAMPLER_ARG, config-observability; off unless set or an OTLP endpoint is configured)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,7 +68,13 @@ func up(ctx context.Context, f upFlags) error {
 	if err := os.MkdirAll(f.stateDir, 0o755); err != nil {
 		return fmt.Errorf("state dir %s: %w", f.stateDir, err)
 	}
-	// Bind both addresses first: a port in use fails before anything starts.
+	if err := ui.CheckAddr(f.uiAddr, f.authToken); err != nil {
+		return err
+	}
+	if f.demo && f.traceSampling < 0 && os.Getenv("OTEL_TRACES_SAMPLER_ARG") == "" {
+		f.traceSampling = 0.2 // the demo shows traces at /traces without a collector
+	}
+	// Bind the addresses first: a port in use fails before anything starts.
 	gwLn, err := net.Listen("tcp", f.gatewayAddr)
 	if err != nil {
 		return fmt.Errorf("--gateway-addr %s: %w", f.gatewayAddr, err)
@@ -128,11 +138,20 @@ func up(ctx context.Context, f upFlags) error {
 	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
 		GatewayPort: gwPort, GatewayTLSPort: tlsLn.Addr().(*net.TCPAddr).Port, Logger: log.With("component", "controller"), Registry: reg})
 
+	metricsEngine, err := openMetrics(f, log, reg, uiLn.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer metricsEngine.close()
+
 	api := ui.New(ui.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
-		Instances: func(ns, rev string) any { return rt.Instances(ns, rev) },
-		Decisions: func(ns, rev string) any { return scaler.Decisions(ns, rev) },
-		Requests:  share.Requests,
-		SDTargets: sdTargets(st, rt, uiLn.Addr().String())})
+		Querier: metricsEngine.querier, Alerts: metricsEngine.alerts, AuthToken: f.authToken, GrafanaURL: f.grafanaURL,
+		Rules:        dashboards.RuleOptions{ErrorRatioThreshold: f.alertThreshold, For: f.alertFor},
+		RecentErrors: trc.recentErrorsSource(),
+		Instances:    func(ns, rev string) any { return rt.Instances(ns, rev) },
+		Decisions:    func(ns, rev string) any { return scaler.Decisions(ns, rev) },
+		Requests:     share.Requests,
+		SDTargets:    sdTargets(st, rt, uiLn.Addr().String())})
 
 	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
@@ -140,12 +159,7 @@ func up(ctx context.Context, f upFlags) error {
 	gwSrv.Protocols = new(http.Protocols)
 	gwSrv.Protocols.SetHTTP1(true)
 	gwSrv.Protocols.SetUnencryptedHTTP2(true)
-	metricsEngine, err := openMetrics(f, log, reg, uiLn.Addr().String())
-	if err != nil {
-		return err
-	}
-	defer metricsEngine.close()
-	uiSrv := &http.Server{Handler: trc.mount(metricsEngine.mount(api)), ReadHeaderTimeout: 10 * time.Second}
+	uiSrv := &http.Server{Handler: ui.RequireToken(f.authToken, trc.mount(metricsEngine.mount(api))), ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
