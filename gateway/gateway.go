@@ -39,6 +39,7 @@ type Gateway struct {
 	h2Proxy   *httputil.ReverseProxy // prior-knowledge HTTP/2 to its 8013
 	log       *slog.Logger
 	act       *activator
+	fast      fastProxy
 	certs     atomic.Pointer[map[string]*tls.Certificate]
 	counts    counters
 	timeout   time.Duration
@@ -298,6 +299,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if g.tr != nil {
 		defer endClient(g.tr.startClient(r, addr), w.(*spanWriter))
+	}
+	if proxy == g.proxy && fastEligible(r) {
+		host := r.Host
+		if hr.entry.RewriteHost != "" {
+			host = hr.entry.RewriteHost
+		}
+		if err := g.fast.serve(w, r, addr, host, g.count); err != nil {
+			g.backendError(w, r, err)
+		}
+		return
 	}
 	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost})))
 }

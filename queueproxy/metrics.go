@@ -162,9 +162,11 @@ func record(c *child, d time.Duration, traceID string) {
 		c.lat.Observe(ms)
 		return
 	}
-	ex := prometheus.Labels{"trace_id": traceID}
-	c.count.(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
-	c.lat.(prometheus.ExemplarObserver).ObserveWithExemplar(ms, ex)
+	// Only the latency buckets carry the exemplar: Knative's counter names
+	// have no _total suffix, and OpenMetrics parsers (Prometheus's among
+	// them) refuse exemplars on such a counter, failing the whole scrape.
+	c.count.Inc()
+	c.lat.(prometheus.ExemplarObserver).ObserveWithExemplar(ms, prometheus.Labels{"trace_id": traceID})
 }
 
 // Handler serves the registry, in OpenMetrics when the scraper asks for it
