@@ -410,7 +410,7 @@ func TestServiceDetail(t *testing.T) {
 		t.Fatalf("service page: %d %s", rec.Code, body)
 	}
 	for _, want := range []string{`<svg class="chart"`, `<rect class="shade"`, `aria-current="true" class="on">1h</a>`,
-		"hello-00001 p99", "<code>GET /checkout</code>", "4bf92f3577b34da6a3ce929d0e0e4736", `href="/revisions/default/hello-00002"`,
+		"hello-00001 p99", "<code>GET /checkout</code>", `<a href="/traces/4bf92f3577b34da6a3ce929d0e0e4736">`, `href="/revisions/default/hello-00002"`,
 		"Requests by response code class", "Concurrency per pod vs target", "Cold starts", "CPU per request", "Memory per concurrent request"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("service page lacks %q", want)
