@@ -276,6 +276,30 @@ scrape_configs:
 	}
 	waitFor(t, 30*time.Second, "the 5xx alert to fire in the embedded engine", func() bool { return firing(embedded) })
 	waitFor(t, 30*time.Second, "the 5xx alert to fire in Prometheus", func() bool { return firing(real) })
+
+	// `gantry up --prometheus-url` reads the same numbers from that Prometheus:
+	// a second stack with a service of the same name shows flaky's traffic.
+	s2 := startStack(t, "", "--prometheus-url", real)
+	s2.mustGantry(strings.Replace(helloYAML("x"), "name: hello", "name: flaky", 1), "apply", "-f", "-")
+	waitFor(t, 20*time.Second, "the second stack's UI to show flaky's request rate from Prometheus", func() bool {
+		var page struct {
+			Services []struct {
+				Name        string `json:"name"`
+				RequestRate struct {
+					Value *float64 `json:"value"`
+				} `json:"requestRate"`
+			} `json:"services"`
+		}
+		if err := s2.getJSON("/api/ui/services?range=15m", &page); err != nil {
+			return false
+		}
+		for _, svc := range page.Services {
+			if svc.Name == "flaky" && svc.RequestRate.Value != nil && *svc.RequestRate.Value > 0 {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // agree reports whether two engines' values agree: within 35% or 0.05 absolute
