@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
@@ -368,35 +369,11 @@ func mergeUpdate(old, obj api.Object) (merged api.Object, changed, specChanged b
 	metaChanged := !equality.Semantic.DeepEqual(old.GetLabels(), obj.GetLabels()) ||
 		!equality.Semantic.DeepEqual(old.GetAnnotations(), obj.GetAnnotations()) ||
 		!equality.Semantic.DeepEqual(old.GetOwnerReferences(), obj.GetOwnerReferences())
-	switch o := old.(type) {
-	case *api.Service:
-		n := obj.(*api.Service)
-		specChanged = !equality.Semantic.DeepEqual(o.Spec, n.Spec)
-		o.Spec = n.Spec
-	case *api.Configuration:
-		n := obj.(*api.Configuration)
-		specChanged = !equality.Semantic.DeepEqual(o.Spec, n.Spec)
-		o.Spec = n.Spec
-	case *api.Revision:
-		n := obj.(*api.Revision)
-		specChanged = !equality.Semantic.DeepEqual(o.Spec, n.Spec)
-		o.Spec = n.Spec
-	case *api.Route:
-		n := obj.(*api.Route)
-		specChanged = !equality.Semantic.DeepEqual(o.Spec, n.Spec)
-		o.Spec = n.Spec
-	case *api.DomainMapping:
-		n := obj.(*api.DomainMapping)
-		specChanged = !equality.Semantic.DeepEqual(o.Spec, n.Spec)
-		o.Spec = n.Spec
-	case *api.ConfigMap:
-		n := obj.(*api.ConfigMap)
-		specChanged = !equality.Semantic.DeepEqual(o.Data, n.Data)
-		o.Data = n.Data
-	case *api.Secret:
-		n := obj.(*api.Secret)
-		specChanged = !equality.Semantic.DeepEqual(o.Data, n.Data) || !equality.Semantic.DeepEqual(o.StringData, n.StringData) || o.Type != n.Type
-		o.Data, o.StringData, o.Type = n.Data, n.StringData, n.Type
+	// What a user writes: the spec, or a ConfigMap's and a Secret's contents.
+	for _, f := range []string{"Spec", "Data", "StringData", "Type"} {
+		if swapField(old, obj, f) {
+			specChanged = true
+		}
 	}
 	old.SetLabels(obj.GetLabels())
 	old.SetAnnotations(obj.GetAnnotations())
@@ -404,37 +381,33 @@ func mergeUpdate(old, obj api.Object) (merged api.Object, changed, specChanged b
 	return old, specChanged || metaChanged, specChanged
 }
 
+// swapField copies the named field (when the type has it) from obj into old
+// and reports whether it differed. Every kind stores the same way, so one
+// reflective copy replaces a case per kind.
+func swapField(old, obj api.Object, name string) bool {
+	ov := reflect.ValueOf(old).Elem().FieldByName(name)
+	if !ov.IsValid() {
+		return false
+	}
+	nv := reflect.ValueOf(obj).Elem().FieldByName(name)
+	changed := !equality.Semantic.DeepEqual(ov.Interface(), nv.Interface())
+	ov.Set(nv)
+	return changed
+}
+
 // withStatus returns old with obj's status, and whether the status differs.
 func withStatus(old, obj api.Object) (api.Object, bool) {
-	var same bool
-	switch o := old.(type) {
-	case *api.Service:
-		n := obj.(*api.Service)
-		same = equality.Semantic.DeepEqual(o.Status, n.Status)
-		o.Status = n.Status
-	case *api.Configuration:
-		n := obj.(*api.Configuration)
-		same = equality.Semantic.DeepEqual(o.Status, n.Status)
-		o.Status = n.Status
-	case *api.Revision:
-		n := obj.(*api.Revision)
-		same = equality.Semantic.DeepEqual(o.Status, n.Status)
-		o.Status = n.Status
-		// Routing-state labels live in metadata but are written by the controller.
-		if !equality.Semantic.DeepEqual(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Annotations, n.Annotations) {
-			same = false
-			o.Labels, o.Annotations = n.Labels, n.Annotations
-		}
-	case *api.Route:
-		n := obj.(*api.Route)
-		same = equality.Semantic.DeepEqual(o.Status, n.Status)
-		o.Status = n.Status
-	case *api.DomainMapping:
-		n := obj.(*api.DomainMapping)
-		same = equality.Semantic.DeepEqual(o.Status, n.Status)
-		o.Status = n.Status
-	default:
+	if !reflect.ValueOf(old).Elem().FieldByName("Status").IsValid() {
 		return old, false
 	}
-	return old, !same
+	changed := swapField(old, obj, "Status")
+	if r, ok := old.(*api.Revision); ok {
+		// Routing-state labels live in metadata but are written by the controller.
+		n := obj.(*api.Revision)
+		if !equality.Semantic.DeepEqual(r.Labels, n.Labels) || !equality.Semantic.DeepEqual(r.Annotations, n.Annotations) {
+			changed = true
+			r.Labels, r.Annotations = n.Labels, n.Annotations
+		}
+	}
+	return old, changed
 }
