@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -15,9 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,10 +46,23 @@ func NewScheme() *runtime.Scheme {
 
 // Controller is `gantry controller`: a controller-runtime manager running the
 // chosen components.
+//
+// A manager that loses its leader election (its Lease could not be renewed
+// in time, as when the API server is down for longer than RenewDeadline) stops
+// its controllers. Controller then builds a fresh manager, with fresh
+// informers and queues, that campaigns again under the same identity (so it
+// takes its own Lease back at once if nobody else has), instead of exiting:
+// an API server outage is survived in-process. Only a failure of the first
+// manager before it ever started leading is returned from Start.
 type Controller struct {
-	o   Options
-	mgr manager.Manager
-	log *slog.Logger
+	o        Options
+	cfg      *rest.Config
+	identity string // the leader election identity, one per process run
+
+	mu       sync.Mutex
+	mgr      manager.Manager
+	managers int // built so far
+	log      *slog.Logger
 }
 
 // New builds the controller against the API server of cfg; Start runs it.
@@ -59,6 +75,22 @@ func New(cfg *rest.Config, o Options) (*Controller, error) {
 			return nil, fmt.Errorf("unknown component %q (want %s, %s or %s)", c, ComponentController, ComponentAutoscaler, ComponentGateway)
 		}
 	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("leader election identity: %w", err)
+	}
+	c := &Controller{o: o, cfg: cfg, identity: host + "_" + string(uuid.NewUUID()), log: o.Logger}
+	mgr, err := c.build()
+	if err != nil {
+		return nil, err
+	}
+	c.mgr, c.managers = mgr, 1
+	return c, nil
+}
+
+// build makes a manager with every chosen component.
+func (c *Controller) build() (manager.Manager, error) {
+	o, cfg := c.o, c.cfg
 	managed := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
 	revisionPods, err := labels.Parse(api.LabelRevision)
 	if err != nil {
@@ -94,6 +126,18 @@ func New(cfg *rest.Config, o Options) (*Controller, error) {
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    config.Controller{SkipNameValidation: &skip},
 	}
+	if leader {
+		// Our own Lease lock, only to keep one identity across the managers
+		// of this process (controller-runtime picks a new one per manager).
+		renew := 10 * time.Second // controller-runtime's default RenewDeadline
+		lock, err := resourcelock.NewFromKubeconfig(resourcelock.LeasesResourceLock, o.SystemNamespace, o.LeaderElectionID,
+			resourcelock.ResourceLockConfig{Identity: c.identity}, rest.CopyConfig(cfg), renew)
+		if err != nil {
+			return nil, fmt.Errorf("leader election lock: %w", err)
+		}
+		mo.LeaderElectionResourceLockInterface = lock
+		mo.RenewDeadline = &renew
+	}
 	mgr, err := ctrl.NewManager(cfg, mo)
 	if err != nil {
 		return nil, fmt.Errorf("manager: %w", err)
@@ -104,7 +148,6 @@ func New(cfg *rest.Config, o Options) (*Controller, error) {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
-	c := &Controller{o: o, mgr: mgr, log: o.Logger}
 	b := &base{c: mgr.GetClient(), rec: mgr.GetEventRecorder("gantry-controller"), o: o, log: o.Logger,
 		metrics: registerReconcileMetrics()}
 
@@ -116,7 +159,7 @@ func New(cfg *rest.Config, o Options) (*Controller, error) {
 		}
 	}
 	if o.runs(ComponentController) {
-		if err := c.setupReconcilers(b, scaler != nil); err != nil {
+		if err := setupReconcilers(mgr, o, b, scaler != nil); err != nil {
 			return nil, err
 		}
 	}
@@ -125,19 +168,69 @@ func New(cfg *rest.Config, o Options) (*Controller, error) {
 			return nil, err
 		}
 	}
-	return c, nil
+	return mgr, nil
 }
 
-// Start runs the controller until ctx ends.
+// Start runs the controller until ctx ends. A manager that stops on its own
+// after it once led (leader election lost, or anything else) is replaced by a
+// fresh one, after a back-off; see Controller.
 func (c *Controller) Start(ctx context.Context) error {
-	if err := c.mgr.Start(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	led := false
+	backoff := time.Second
+	for {
+		mgr := c.Manager()
+		began := time.Now()
+		err := mgr.Start(ctx)
+		select {
+		case <-mgr.Elected(): // closed once it led (at once without leader election)
+			led = true
+		default:
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("manager stopped")
+		}
+		if !led {
+			return err
+		}
+		if time.Since(began) > 5*time.Minute {
+			backoff = time.Second
+		}
+		c.log.Warn("controller manager stopped; starting a new one", "err", err, "after", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+		next, err := c.build()
+		if err != nil {
+			c.log.Error("controller manager", "err", err)
+			continue
+		}
+		c.mu.Lock()
+		c.mgr = next
+		c.managers++
+		c.mu.Unlock()
 	}
-	return nil
+}
+
+// managersBuilt is how many managers Start has run or will run (1 + restarts).
+func (c *Controller) managersBuilt() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.managers
 }
 
 // Manager exposes the controller-runtime manager (for tests and wiring).
-func (c *Controller) Manager() manager.Manager { return c.mgr }
+// It is replaced when a manager stops on its own (see Controller).
+func (c *Controller) Manager() manager.Manager {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mgr
+}
 
 // base is what every reconciler shares.
 type base struct {

@@ -30,6 +30,7 @@ import (
 var (
 	testCfg    *rest.Config
 	testClient client.Client
+	testEnv    *envtest.Environment
 	envErr     error
 	envStarted bool
 )
@@ -40,11 +41,22 @@ func TestMain(m *testing.M) {
 		if assets == "" || isShort() {
 			return m.Run()
 		}
+		// A certificate folder of our own, so that restartAPIServer brings the
+		// API server back with the same serving certificate (envtest makes a
+		// new folder, and a new CA, for a folder it created itself).
+		certDir, err := os.MkdirTemp("", "gantry-kube-apiserver-")
+		if err != nil {
+			envErr = err
+			return m.Run()
+		}
+		defer os.RemoveAll(certDir)
 		env := &envtest.Environment{
 			BinaryAssetsDirectory: assets,
 			ErrorIfCRDPathMissing: true,
 			CRDInstallOptions:     envtest.CRDInstallOptions{Paths: crdPaths()},
+			ControlPlane:          envtest.ControlPlane{APIServer: &envtest.APIServer{CertDir: certDir}},
 		}
+		testEnv = env
 		testCfg, envErr = env.Start()
 		if envErr == nil {
 			envStarted = true
@@ -63,6 +75,25 @@ func isShort() bool {
 		}
 	}
 	return false
+}
+
+// restartAPIServer stops the kube-apiserver process, keeps it down for
+// downFor, and starts it again on the same port, certificates and etcd (which
+// keeps running), as an API server rolled or crashed under a controller.
+func restartAPIServer(t *testing.T, downFor time.Duration) {
+	t.Helper()
+	as := testEnv.ControlPlane.GetAPIServer()
+	start := time.Now()
+	if err := as.Stop(); err != nil {
+		t.Fatalf("stop kube-apiserver: %v", err)
+	}
+	t.Logf("kube-apiserver stopped in %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(downFor)
+	start = time.Now()
+	if err := as.Start(); err != nil {
+		t.Fatalf("restart kube-apiserver: %v", err)
+	}
+	t.Logf("kube-apiserver back in %v", time.Since(start).Round(time.Millisecond))
 }
 
 // crdPaths are Gantry's CRDs and the Gateway API's HTTPRoute CRD (from the
@@ -109,6 +140,13 @@ func testNamespaces(t *testing.T) (ns, sys string) {
 // startController runs a controller until the test ends (or stop is called).
 func startController(t *testing.T, o Options) (stop func()) {
 	t.Helper()
+	_, stop = startControllerC(t, o)
+	return stop
+}
+
+// startControllerC is startController, also returning the Controller.
+func startControllerC(t *testing.T, o Options) (_ *Controller, stop func()) {
+	t.Helper()
 	if o.Components == nil {
 		o.Components = []string{ComponentController}
 	}
@@ -139,7 +177,7 @@ func startController(t *testing.T, o Options) (stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return stop
+	return c, stop
 }
 
 // startGC runs a stand-in for kube-controller-manager's garbage collector,

@@ -99,11 +99,10 @@ func (g *gatewayRunner) program(ctx context.Context) error {
 	for i := range revs.Items {
 		byName[revs.Items[i].Namespace+"/"+revs.Items[i].Name] = &revs.Items[i]
 	}
+	// Routes of the gateway-api class too: their HTTPRoutes send a
+	// revision without ready instances here, the activator.
 	objs := make([]api.Object, 0, len(routes.Items))
 	for i := range routes.Items {
-		if IsGatewayAPIClass(IngressClassOf(&routes.Items[i], nil)) {
-			continue // served by the Gateway API implementation
-		}
 		objs = append(objs, &routes.Items[i])
 	}
 	entries := gcontroller.RouteEntries(objs, func(ns, name string) *api.Revision { return byName[ns+"/"+name] })

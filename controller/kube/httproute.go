@@ -51,13 +51,29 @@ func IsGatewayAPIClass(class string) bool {
 	return class == IngressClassGatewayAPI || strings.HasPrefix(class, "gateway-api.")
 }
 
+// ServiceRef names a Service (port 80) a backendRef points at.
+type ServiceRef struct {
+	Namespace, Name string // Namespace "" is the route's
+}
+
 // MakeHTTPRoutes returns the Gateway API HTTPRoutes that serve route's
 // resolved traffic (its status): one for the route's host with a weighted
 // backendRef per revision (to the revision's Service, port 80), and one per
 // tag for the tag's host. A route with no resolved traffic gets none.
 func MakeHTTPRoutes(route *api.Route, gw GatewayRef) []*gwv1.HTTPRoute {
+	return MakeHTTPRoutesVia(route, gw, nil)
+}
+
+// MakeHTTPRoutesVia is MakeHTTPRoutes where backend, when not nil, picks the
+// Service for each revision: the activator (the gantry gateway, which buffers
+// and pokes the autoscaler) for a revision with no ready instances, as
+// Knative's activator in the path. Targets that land on one Service add up.
+func MakeHTTPRoutesVia(route *api.Route, gw GatewayRef, backend func(revision string) ServiceRef) []*gwv1.HTTPRoute {
 	if len(route.Status.Traffic) == 0 {
 		return nil
+	}
+	if backend == nil {
+		backend = func(rev string) ServiceRef { return ServiceRef{Name: RevisionServiceName(rev)} }
 	}
 	var out []*gwv1.HTTPRoute
 	var main []gwv1.HTTPBackendRef
@@ -65,12 +81,13 @@ func MakeHTTPRoutes(route *api.Route, gw GatewayRef) []*gwv1.HTTPRoute {
 		if t.RevisionName == "" || t.Percent == nil || *t.Percent <= 0 {
 			continue
 		}
-		// Two targets on one revision (say, a tag and latest) add up.
-		if i := slices.IndexFunc(main, func(b gwv1.HTTPBackendRef) bool { return string(b.Name) == t.RevisionName }); i >= 0 {
+		to := backend(t.RevisionName)
+		// Two targets on one Service (say, a tag and latest) add up.
+		if i := slices.IndexFunc(main, func(b gwv1.HTTPBackendRef) bool { return sameService(b, to) }); i >= 0 {
 			*main[i].Weight += int32(*t.Percent)
 			continue
 		}
-		main = append(main, backendRef(t.RevisionName, int32(*t.Percent)))
+		main = append(main, backendRef(to, int32(*t.Percent)))
 	}
 	if host := hostOfURL(route.Status.URL); host != "" && len(main) > 0 {
 		out = append(out, makeHTTPRoute(route, route.Name, "", host, main, gw))
@@ -81,19 +98,39 @@ func MakeHTTPRoutes(route *api.Route, gw GatewayRef) []*gwv1.HTTPRoute {
 		}
 		if host := hostOfURL(t.URL); host != "" {
 			out = append(out, makeHTTPRoute(route, TagHTTPRouteName(route.Name, t.Tag), t.Tag, host,
-				[]gwv1.HTTPBackendRef{backendRef(t.RevisionName, 100)}, gw))
+				[]gwv1.HTTPBackendRef{backendRef(backend(t.RevisionName), 100)}, gw))
 		}
 	}
 	return out
 }
 
-func backendRef(revision string, weight int32) gwv1.HTTPBackendRef {
+func backendRef(to ServiceRef, weight int32) gwv1.HTTPBackendRef {
 	port := gwv1.PortNumber(80)
 	w := weight
-	return gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{
-		BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(RevisionServiceName(revision)), Port: &port},
-		Weight:                 &w,
-	}}
+	ref := gwv1.BackendObjectReference{Name: gwv1.ObjectName(to.Name), Port: &port}
+	if to.Namespace != "" {
+		ns := gwv1.Namespace(to.Namespace)
+		ref.Namespace = &ns
+	}
+	return gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: ref, Weight: &w}}
+}
+
+func sameService(b gwv1.HTTPBackendRef, to ServiceRef) bool {
+	ns := ""
+	if b.Namespace != nil {
+		ns = string(*b.Namespace)
+	}
+	return string(b.Name) == to.Name && ns == to.Namespace
+}
+
+// ActivatorService is the gantry gateway's Service that HTTPRoutes send a
+// revision's share to while it has no ready instances: the first two labels
+// of host (name.namespace.svc...), else gantry-gateway in sys.
+func ActivatorService(host, sys string) ServiceRef {
+	if parts := strings.Split(host, "."); len(parts) >= 2 && parts[0] != "" && parts[1] != "" {
+		return ServiceRef{Namespace: parts[1], Name: parts[0]}
+	}
+	return ServiceRef{Namespace: sys, Name: "gantry-gateway"}
 }
 
 func makeHTTPRoute(route *api.Route, name, tag, host string, refs []gwv1.HTTPBackendRef, gw GatewayRef) *gwv1.HTTPRoute {

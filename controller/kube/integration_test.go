@@ -557,3 +557,178 @@ func TestAutoscalerScalesThroughSubresource(t *testing.T) {
 		t.Errorf("no managed-fields entry for the scale subresource: %+v", d.ManagedFields)
 	}
 }
+
+// TestAPIServerRestart: the kube-apiserver stops and comes back (same etcd)
+// under a running controller; a template change and a new Service made right
+// after it is back are picked up (the informers re-list and re-watch), with
+// exactly the expected revisions, their Deployments, and route status and
+// HTTPRoute on the new revision. The controller does not exit.
+func TestAPIServerRestart(t *testing.T) {
+	needKube(t)
+	ctx := context.Background()
+	ns, sys := testNamespaces(t)
+	startGC(t, ns)
+	c, _ := startControllerC(t, Options{SystemNamespace: sys, GatewayAPI: &GatewayRef{Namespace: "infra", Name: "edge"}})
+
+	s := newService(ns, "survive", "one")
+	s.Annotations = map[string]string{AnnotationIngressClass: IngressClassGatewayAPI}
+	if err := testClient.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	markReady(t, ns, "survive-00001")
+	eventually(t, waitFor, "first ready", serviceReady(ns, "survive", "survive-00001"))
+	eventually(t, waitFor, "httproute on survive-00001", httpRouteBackends(ns, "survive", "survive-00001"))
+
+	restartAPIServer(t, 2*time.Second)
+
+	// Changes made as soon as the API server answers again.
+	updateService(t, ns, "survive", func(s *api.Service) { s.Spec.Template.Spec.Containers[0].Env[0].Value = "two" })
+	if err := testClient.Create(ctx, newService(ns, "after", "x")); err != nil {
+		t.Fatal(err)
+	}
+	markReady(t, ns, "survive-00002")
+	markReady(t, ns, "after-00001")
+	eventually(t, waitFor, "survive converged", serviceReady(ns, "survive", "survive-00002"))
+	eventually(t, waitFor, "after converged", serviceReady(ns, "after", "after-00001"))
+	eventually(t, waitFor, "httproute on survive-00002", httpRouteBackends(ns, "survive", "survive-00002"))
+	route := &api.Route{}
+	if err := testClient.Get(ctx, key(ns, "survive"), route); err != nil {
+		t.Fatal(err)
+	}
+	if tr := route.Status.Traffic; len(tr) != 1 || tr[0].RevisionName != "survive-00002" || tr[0].Percent == nil || *tr[0].Percent != 100 {
+		t.Fatalf("route traffic %+v, want 100%% on survive-00002", tr)
+	}
+	for _, rev := range []string{"survive-00001", "survive-00002", "after-00001"} {
+		if err := testClient.Get(ctx, key(ns, DeploymentName(rev)), &appsv1.Deployment{}); err != nil {
+			t.Errorf("deployment of %s: %v", rev, err)
+		}
+	}
+	// Let a few more reconciles (and resyncs of re-listed informers) happen:
+	// still no duplicate revisions.
+	time.Sleep(2 * time.Second)
+	if got := revisionNames(t, ns); !slices.Equal(got, []string{"after-00001", "survive-00001", "survive-00002"}) {
+		t.Fatalf("revisions %v", got)
+	}
+	var ds appsv1.DeploymentList
+	if err := testClient.List(ctx, &ds, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.Items) != 3 {
+		t.Fatalf("%d deployments, want 3", len(ds.Items))
+	}
+	// kube-apiserver takes longer to stop than the leader's RenewDeadline, so
+	// the first manager usually lost its Lease and a second one took over.
+	t.Logf("managers run: %d", c.managersBuilt())
+}
+
+// httpRouteBackends waits for the HTTPRoute of route to send everything to
+// the Service named backend.
+func httpRouteBackends(ns, route, backend string) func() error {
+	return func() error {
+		hr := &gwv1.HTTPRoute{}
+		if err := testClient.Get(context.Background(), key(ns, route), hr); err != nil {
+			return err
+		}
+		if len(hr.Spec.Rules) != 1 || len(hr.Spec.Rules[0].BackendRefs) != 1 || string(hr.Spec.Rules[0].BackendRefs[0].Name) != backend {
+			return fmt.Errorf("rules %+v, want one backend %s", hr.Spec.Rules, backend)
+		}
+		return nil
+	}
+}
+
+// TestScaleFromZeroGatewayAPI: with the gateway-api ingress class, the
+// HTTPRoute sends a revision's share to the activator (the gantry gateway's
+// Service) while its Deployment has no ready replica, and to the revision's
+// own Service once it has one; scaling to zero switches it back.
+func TestScaleFromZeroGatewayAPI(t *testing.T) {
+	needKube(t)
+	ctx := context.Background()
+	ns, sys := testNamespaces(t)
+	startGC(t, ns)
+	startController(t, Options{SystemNamespace: sys, GatewayAPI: &GatewayRef{Namespace: "infra", Name: "edge"}})
+
+	s := newService(ns, "cold", "one")
+	s.Annotations = map[string]string{AnnotationIngressClass: IngressClassGatewayAPI}
+	if err := testClient.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	rev := "cold-00001"
+	backend := func(wantNS, wantName string) func() error {
+		return func() error {
+			hr := &gwv1.HTTPRoute{}
+			if err := testClient.Get(ctx, key(ns, "cold"), hr); err != nil {
+				return err
+			}
+			if len(hr.Spec.Rules) != 1 || len(hr.Spec.Rules[0].BackendRefs) != 1 {
+				return fmt.Errorf("rules %+v", hr.Spec.Rules)
+			}
+			b := hr.Spec.Rules[0].BackendRefs[0]
+			gotNS := ns
+			if b.Namespace != nil {
+				gotNS = string(*b.Namespace)
+			}
+			if gotNS != wantNS || string(b.Name) != wantName || b.Port == nil || *b.Port != 80 || b.Weight == nil || *b.Weight != 100 {
+				return fmt.Errorf("backend %s/%s port %v weight %v, want %s/%s:80 weight 100", gotNS, b.Name, b.Port, b.Weight, wantNS, wantName)
+			}
+			return nil
+		}
+	}
+
+	// Ready once, then at zero: the route keeps its traffic, through the activator.
+	markReady(t, ns, rev)
+	eventually(t, waitFor, "ready", serviceReady(ns, "cold", rev))
+	eventually(t, waitFor, "backend is the revision", backend(ns, RevisionServiceName(rev)))
+	scaleToZero(t, ns, rev)
+	eventually(t, waitFor, "backend is the activator at zero", backend(sys, "gantry-gateway"))
+	if err := serviceReady(ns, "cold", rev)(); err != nil {
+		t.Fatalf("a revision at zero stays routable: %v", err)
+	}
+	// A request reaches the activator, which scales up: ready pods again.
+	markReady(t, ns, rev)
+	eventually(t, waitFor, "backend is the revision again", backend(ns, RevisionServiceName(rev)))
+
+	// A new revision is routed only once ready (Knative's rollout), straight
+	// to its Service; the tag of the old one, now at zero, goes to the activator.
+	updateService(t, ns, "cold", func(s *api.Service) {
+		s.Spec.Template.Spec.Containers[0].Env[0].Value = "two"
+		s.Spec.Traffic = []api.TrafficTarget{
+			{Tag: "old", RevisionName: rev, Percent: new(int64(0)), LatestRevision: new(false)},
+			{LatestRevision: new(true), Percent: new(int64(100))},
+		}
+	})
+	markReady(t, ns, "cold-00002")
+	eventually(t, waitFor, "second ready", serviceReady(ns, "cold", "cold-00002"))
+	eventually(t, waitFor, "backend is the second revision", backend(ns, RevisionServiceName("cold-00002")))
+	scaleToZero(t, ns, rev)
+	eventually(t, waitFor, "old tag through the activator", func() error {
+		th := &gwv1.HTTPRoute{}
+		if err := testClient.Get(ctx, key(ns, TagHTTPRouteName("cold", "old")), th); err != nil {
+			return err
+		}
+		if b := th.Spec.Rules[0].BackendRefs; len(b) != 1 || string(b[0].Name) != "gantry-gateway" || b[0].Namespace == nil || string(*b[0].Namespace) != sys {
+			return fmt.Errorf("tag backends %+v", b)
+		}
+		return nil
+	})
+}
+
+// scaleToZero plays the autoscaler and the Deployment controller: no
+// replicas, none ready.
+func scaleToZero(t *testing.T, ns, rev string) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, waitFor, "deployment of "+rev+" at zero", func() error {
+		d := &appsv1.Deployment{}
+		if err := testClient.Get(ctx, key(ns, DeploymentName(rev)), d); err != nil {
+			return err
+		}
+		zero := int32(0)
+		d.Spec.Replicas = &zero
+		if err := testClient.Update(ctx, d); err != nil {
+			return err
+		}
+		d.Status.Replicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UpdatedReplicas = 0, 0, 0, 0
+		d.Status.ObservedGeneration = d.Generation
+		return testClient.Status().Update(ctx, d)
+	})
+}

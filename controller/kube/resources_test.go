@@ -151,3 +151,39 @@ func TestIngressClassOf(t *testing.T) {
 		t.Error("annotation ignored")
 	}
 }
+
+// TestMakeHTTPRoutesVia: revisions without ready instances go to the
+// activator, and shares landing on one Service add up.
+func TestMakeHTTPRoutesVia(t *testing.T) {
+	route := &api.Route{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "r"}}
+	route.Status.URL = "http://r.ns.svc.cluster.local"
+	route.Status.Traffic = []api.TrafficTarget{
+		{RevisionName: "r-00001", Percent: new(int64(30))},
+		{RevisionName: "r-00002", Percent: new(int64(30))},
+		{RevisionName: "r-00003", Percent: new(int64(40))},
+	}
+	act := ActivatorService("gantry-gateway.sys.svc.cluster.local", "other")
+	if act != (ServiceRef{Namespace: "sys", Name: "gantry-gateway"}) {
+		t.Fatalf("activator %+v", act)
+	}
+	hrs := MakeHTTPRoutesVia(route, GatewayRef{Name: "edge"}, func(rev string) ServiceRef {
+		if rev == "r-00003" {
+			return ServiceRef{Name: RevisionServiceName(rev)}
+		}
+		return act
+	})
+	if len(hrs) != 1 {
+		t.Fatalf("%d httproutes", len(hrs))
+	}
+	got := map[string]int32{}
+	for _, b := range hrs[0].Spec.Rules[0].BackendRefs {
+		n := string(b.Name)
+		if b.Namespace != nil {
+			n = string(*b.Namespace) + "/" + n
+		}
+		got[n] = *b.Weight
+	}
+	if len(got) != 2 || got["sys/gantry-gateway"] != 60 || got["r-00003"] != 40 {
+		t.Fatalf("backends %v", got)
+	}
+}

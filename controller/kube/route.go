@@ -7,6 +7,7 @@ import (
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/controller/reconcile"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -113,7 +114,18 @@ func (r *routeReconciler) inputs(ctx context.Context, ns string, cfg *api.Config
 // ensureHTTPRoutes writes route's HTTPRoutes and deletes those of tags it no
 // longer has.
 func (r *routeReconciler) ensureHTTPRoutes(ctx context.Context, route *api.Route) error {
-	wants := MakeHTTPRoutes(route, *r.o.GatewayAPI)
+	// A revision without ready instances is reached through the activator
+	// (the gantry gateway), which holds the request and pokes the autoscaler;
+	// once its Deployment has a ready replica, the revision's own Service.
+	activator := ActivatorService(r.o.GatewayHost, r.o.SystemNamespace)
+	backend := func(rev string) ServiceRef {
+		d := &appsv1.Deployment{}
+		if err := r.c.Get(ctx, client.ObjectKey{Namespace: route.Namespace, Name: DeploymentName(rev)}, d); err == nil && d.Status.ReadyReplicas > 0 {
+			return ServiceRef{Name: RevisionServiceName(rev)}
+		}
+		return activator
+	}
+	wants := MakeHTTPRoutesVia(route, *r.o.GatewayAPI, backend)
 	keep := map[string]bool{}
 	for _, want := range wants {
 		keep[want.Name] = true

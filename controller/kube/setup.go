@@ -11,21 +11,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // setupReconcilers registers one controller (informers and a rate-limited
 // work queue) per kind, with the watches that wake it.
-func (c *Controller) setupReconcilers(b *base, autoscaled bool) error {
-	mgr := c.mgr
+func setupReconcilers(mgr manager.Manager, gopts Options, b *base, autoscaled bool) error {
 	cl := mgr.GetClient()
 	opts := controller.Options{MaxConcurrentReconciles: 2}
 
 	// A change of a config-* ConfigMap can change every object of a kind.
 	configChanged := func(list func(ctx context.Context) []reconcile.Request) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			if o.GetNamespace() != c.o.SystemNamespace {
+			if o.GetNamespace() != gopts.SystemNamespace {
 				return nil
 			}
 			return list(ctx)
@@ -137,8 +137,11 @@ func (c *Controller) setupReconcilers(b *base, autoscaled bool) error {
 		Watches(&api.Configuration{}, inNamespace(func() client.ObjectList { return &RouteList{} }, routeItems)).
 		Watches(&api.Revision{}, inNamespace(func() client.ObjectList { return &RouteList{} }, routeItems)).
 		Watches(&corev1.ConfigMap{}, configChanged(allRoutes))
-	if c.o.GatewayAPI != nil {
-		routeB = routeB.Owns(&gwv1.HTTPRoute{})
+	if gopts.GatewayAPI != nil {
+		// HTTPRoutes switch a revision between the activator and its own
+		// Service as its Deployment gains or loses ready replicas.
+		routeB = routeB.Owns(&gwv1.HTTPRoute{}).
+			Watches(&appsv1.Deployment{}, inNamespace(func() client.ObjectList { return &RouteList{} }, routeItems))
 	}
 	if err := routeB.Complete(&routeReconciler{b}); err != nil {
 		return err
