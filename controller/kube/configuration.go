@@ -37,15 +37,7 @@ func (r *configurationReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	d := conf.DeepCopy()
 	api.SetDefaults(d, cfg)
 	if verr := api.Validate(d, cfg); verr != nil {
-		st := conf.Status.DeepCopy()
-		st.ObservedGeneration = conf.Generation
-		st.Conditions = setCondition(st.Conditions, now, api.ConditionReady, corev1.ConditionFalse, ReasonValidationFailed, verr.Error())
-		if equality.Semantic.DeepEqual(*st, conf.Status) {
-			return ctrl.Result{}, nil
-		}
-		r.event(conf, corev1.EventTypeWarning, ReasonValidationFailed, "%s", verr.Error())
-		conf.Status = *st
-		return requeueOnConflict(r.c.Status().Update(ctx, conf))
+		return r.invalid(ctx, conf, &conf.Status.Status, verr, now)
 	}
 
 	revs, err := r.revisions(ctx, conf)

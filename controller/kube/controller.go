@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -246,6 +247,23 @@ func (b *base) config(ctx context.Context) *api.Config {
 }
 
 func (b *base) now() time.Time { return b.o.Now() }
+
+// invalid reports an object that fails validation: in its status st, the given
+// conditions and Ready turn False with Knative's message, and a warning event
+// is recorded. The status is written only when that changed it.
+func (b *base) invalid(ctx context.Context, obj client.Object, st *api.Status, verr error, now time.Time, also ...api.ConditionType) (ctrl.Result, error) {
+	next := *st.DeepCopy()
+	next.ObservedGeneration = obj.GetGeneration()
+	for _, t := range append(also, api.ConditionReady) {
+		next.Conditions = setCondition(next.Conditions, now, t, corev1.ConditionFalse, ReasonValidationFailed, verr.Error())
+	}
+	if equality.Semantic.DeepEqual(next, *st) {
+		return ctrl.Result{}, nil
+	}
+	b.event(obj, corev1.EventTypeWarning, ReasonValidationFailed, "%s", verr.Error())
+	*st = next
+	return requeueOnConflict(b.c.Status().Update(ctx, obj))
+}
 
 // event records a Kubernetes event about obj.
 func (b *base) event(obj runtime.Object, typ, reason, format string, args ...any) {

@@ -36,15 +36,7 @@ func (r *domainMappingReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	d := dm.DeepCopy()
 	api.SetDefaults(d, cfg)
 	if verr := api.Validate(d, cfg); verr != nil {
-		st := dm.Status.DeepCopy()
-		st.ObservedGeneration = dm.Generation
-		st.Conditions = setCondition(st.Conditions, now, api.ConditionReady, corev1.ConditionFalse, ReasonValidationFailed, verr.Error())
-		if equality.Semantic.DeepEqual(*st, dm.Status) {
-			return ctrl.Result{}, nil
-		}
-		r.event(dm, corev1.EventTypeWarning, ReasonValidationFailed, "%s", verr.Error())
-		dm.Status = *st
-		return requeueOnConflict(r.c.Status().Update(ctx, dm))
+		return r.invalid(ctx, dm, &dm.Status.Status, verr, now)
 	}
 
 	var all DomainMappingList

@@ -40,16 +40,7 @@ func (r *routeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res 
 	d := route.DeepCopy()
 	api.SetDefaults(d, cfg)
 	if verr := api.Validate(d, cfg); verr != nil {
-		st := route.Status.DeepCopy()
-		st.ObservedGeneration = route.Generation
-		st.Conditions = setCondition(st.Conditions, now, api.ConditionAllTrafficAssigned, corev1.ConditionFalse, ReasonValidationFailed, verr.Error())
-		st.Conditions = setCondition(st.Conditions, now, api.ConditionReady, corev1.ConditionFalse, ReasonValidationFailed, verr.Error())
-		if equality.Semantic.DeepEqual(*st, route.Status) {
-			return ctrl.Result{}, nil
-		}
-		r.event(route, corev1.EventTypeWarning, ReasonValidationFailed, "%s", verr.Error())
-		route.Status = *st
-		return requeueOnConflict(r.c.Status().Update(ctx, route))
+		return r.invalid(ctx, route, &route.Status.Status, verr, now, api.ConditionAllTrafficAssigned)
 	}
 
 	in, err := r.inputs(ctx, route.Namespace, cfg)

@@ -36,7 +36,8 @@ func (r *serviceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	d := svc.DeepCopy()
 	api.SetDefaults(d, cfg)
 	if verr := api.Validate(d, cfg); verr != nil {
-		return r.invalid(ctx, svc, verr, now)
+		// Its Configuration and Route are left as they were.
+		return r.invalid(ctx, svc, &svc.Status.Status, verr, now)
 	}
 
 	conf, cerr := r.ensureConfiguration(ctx, d)
@@ -59,20 +60,6 @@ func (r *serviceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 		return ctrl.Result{}, nil
 	}
 	svc.Status = st
-	return requeueOnConflict(r.c.Status().Update(ctx, svc))
-}
-
-// invalid reports a Service that fails validation: Ready False with Knative's
-// message, and a warning event. Its Configuration and Route are left as they were.
-func (r *serviceReconciler) invalid(ctx context.Context, svc *api.Service, verr error, now time.Time) (ctrl.Result, error) {
-	st := svc.Status.DeepCopy()
-	st.ObservedGeneration = svc.Generation
-	st.Conditions = setCondition(st.Conditions, now, api.ConditionReady, corev1.ConditionFalse, ReasonValidationFailed, verr.Error())
-	if equality.Semantic.DeepEqual(*st, svc.Status) {
-		return ctrl.Result{}, nil
-	}
-	r.event(svc, corev1.EventTypeWarning, ReasonValidationFailed, "%s", verr.Error())
-	svc.Status = *st
 	return requeueOnConflict(r.c.Status().Update(ctx, svc))
 }
 
