@@ -7,3 +7,4 @@ package kube
 //go:generate go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 crd:generateEmbeddedObjectMeta=true,maxDescLen=0 paths=../../api/... output:crd:dir=../../deploy/crds
 //go:generate rm -f ../../deploy/crds/serving.gantry.dev_configmaps.yaml ../../deploy/crds/serving.gantry.dev_secrets.yaml
 //go:generate go run ./internal/crdfix ../../deploy/crds/serving.gantry.dev_configurations.yaml ../../deploy/crds/serving.gantry.dev_domainmappings.yaml ../../deploy/crds/serving.gantry.dev_revisions.yaml ../../deploy/crds/serving.gantry.dev_routes.yaml ../../deploy/crds/serving.gantry.dev_services.yaml
+//go:generate go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 object paths=.

@@ -12,93 +12,47 @@ import (
 var GroupVersion = schema.GroupVersion{Group: api.GroupGantry, Version: "v1"}
 
 // List types of the custom resources, for informers and List calls. The
-// object types themselves are api's.
-type (
-	// ServiceList is a list of Services.
-	ServiceList struct {
-		metav1.TypeMeta `json:",inline"`
-		metav1.ListMeta `json:"metadata,omitempty"`
-		Items           []api.Service `json:"items"`
-	}
-	// ConfigurationList is a list of Configurations.
-	ConfigurationList struct {
-		metav1.TypeMeta `json:",inline"`
-		metav1.ListMeta `json:"metadata,omitempty"`
-		Items           []api.Configuration `json:"items"`
-	}
-	// RevisionList is a list of Revisions.
-	RevisionList struct {
-		metav1.TypeMeta `json:",inline"`
-		metav1.ListMeta `json:"metadata,omitempty"`
-		Items           []api.Revision `json:"items"`
-	}
-	// RouteList is a list of Routes.
-	RouteList struct {
-		metav1.TypeMeta `json:",inline"`
-		metav1.ListMeta `json:"metadata,omitempty"`
-		Items           []api.Route `json:"items"`
-	}
-	// DomainMappingList is a list of DomainMappings.
-	DomainMappingList struct {
-		metav1.TypeMeta `json:",inline"`
-		metav1.ListMeta `json:"metadata,omitempty"`
-		Items           []api.DomainMapping `json:"items"`
-	}
-)
+// object types themselves are api's. Deep copies are generated:
+// go generate ./controller/kube
 
-// DeepCopyObject implements runtime.Object.
-func (l *ServiceList) DeepCopyObject() runtime.Object {
-	out := &ServiceList{TypeMeta: l.TypeMeta}
-	l.ListMeta.DeepCopyInto(&out.ListMeta)
-	out.Items = make([]api.Service, len(l.Items))
-	for i := range l.Items {
-		l.Items[i].DeepCopyInto(&out.Items[i])
-	}
-	return out
+// ServiceList is a list of Services.
+// +kubebuilder:object:root=true
+type ServiceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []api.Service `json:"items"`
 }
 
-// DeepCopyObject implements runtime.Object.
-func (l *ConfigurationList) DeepCopyObject() runtime.Object {
-	out := &ConfigurationList{TypeMeta: l.TypeMeta}
-	l.ListMeta.DeepCopyInto(&out.ListMeta)
-	out.Items = make([]api.Configuration, len(l.Items))
-	for i := range l.Items {
-		l.Items[i].DeepCopyInto(&out.Items[i])
-	}
-	return out
+// ConfigurationList is a list of Configurations.
+// +kubebuilder:object:root=true
+type ConfigurationList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []api.Configuration `json:"items"`
 }
 
-// DeepCopyObject implements runtime.Object.
-func (l *RevisionList) DeepCopyObject() runtime.Object {
-	out := &RevisionList{TypeMeta: l.TypeMeta}
-	l.ListMeta.DeepCopyInto(&out.ListMeta)
-	out.Items = make([]api.Revision, len(l.Items))
-	for i := range l.Items {
-		l.Items[i].DeepCopyInto(&out.Items[i])
-	}
-	return out
+// RevisionList is a list of Revisions.
+// +kubebuilder:object:root=true
+type RevisionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []api.Revision `json:"items"`
 }
 
-// DeepCopyObject implements runtime.Object.
-func (l *RouteList) DeepCopyObject() runtime.Object {
-	out := &RouteList{TypeMeta: l.TypeMeta}
-	l.ListMeta.DeepCopyInto(&out.ListMeta)
-	out.Items = make([]api.Route, len(l.Items))
-	for i := range l.Items {
-		l.Items[i].DeepCopyInto(&out.Items[i])
-	}
-	return out
+// RouteList is a list of Routes.
+// +kubebuilder:object:root=true
+type RouteList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []api.Route `json:"items"`
 }
 
-// DeepCopyObject implements runtime.Object.
-func (l *DomainMappingList) DeepCopyObject() runtime.Object {
-	out := &DomainMappingList{TypeMeta: l.TypeMeta}
-	l.ListMeta.DeepCopyInto(&out.ListMeta)
-	out.Items = make([]api.DomainMapping, len(l.Items))
-	for i := range l.Items {
-		l.Items[i].DeepCopyInto(&out.Items[i])
-	}
-	return out
+// DomainMappingList is a list of DomainMappings.
+// +kubebuilder:object:root=true
+type DomainMappingList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []api.DomainMapping `json:"items"`
 }
 
 // AddToScheme registers Gantry's custom resources under GroupVersion.
