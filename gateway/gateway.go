@@ -211,20 +211,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.tr != nil {
 		g.tr.chose(r.Context(), &hr.entry, tg)
 	}
-	key := EndpointKey(tg.Namespace, tg.Revision)
-	pick := func() (Endpoint, bool) {
-		if set := (*g.endpoints.Load())[key]; set != nil {
-			return set.pick()
-		}
-		return Endpoint{}, false
-	}
+	key := tg.key
 	timeout := tg.Timeout
 	if timeout <= 0 {
 		timeout = g.timeout
 	}
 	throttle := tg.Throttle
 	var act actSpan // tracing only
-	ep, ok := pick()
+	ep, ok := g.pick(key)
 	if !ok {
 		// The activator's path: hold the request until an instance is ready.
 		if g.tr != nil {
@@ -233,7 +227,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var waited time.Duration
 		var code int
-		ep, waited, code = g.act.wait(r.Context(), *tg, timeout, pick)
+		ep, waited, code = g.act.wait(r.Context(), *tg, timeout, func() (Endpoint, bool) { return g.pick(key) })
 		if g.tr != nil {
 			g.tr.activated(r.Context(), act, waited, code)
 		}
@@ -279,7 +273,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
-		if ep, ok = pick(); !ok {
+		if ep, ok = g.pick(key); !ok {
 			g.errNoEndpoint.Inc()
 			g.fail(w, "gantry: revision "+key+" lost its instances", http.StatusServiceUnavailable)
 			return
@@ -332,6 +326,14 @@ func (g *Gateway) count(code int) {
 func (g *Gateway) fail(w http.ResponseWriter, msg string, code int) {
 	g.count(code)
 	http.Error(w, msg, code)
+}
+
+// pick chooses a ready instance of the revision with Endpoints key key.
+func (g *Gateway) pick(key string) (Endpoint, bool) {
+	if set := (*g.endpoints.Load())[key]; set != nil {
+		return set.pick()
+	}
+	return Endpoint{}, false
 }
 
 func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error) {

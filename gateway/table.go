@@ -34,6 +34,7 @@ type Target struct {
 	Throttle bool
 
 	count *atomic.Uint64 // requests sent through the route's main host
+	key   string         // EndpointKey(Namespace, Revision), resolved once
 }
 
 // RouteEntry is what one host serves. A route's main host carries all its
@@ -75,6 +76,9 @@ func NewTable(entries []RouteEntry) (*Table, error) {
 		h := strings.ToLower(e.Host)
 		e.PathPrefix = strings.TrimSuffix(e.PathPrefix, "/")
 		e.Targets = append([]Target(nil), e.Targets...)
+		for i := range e.Targets {
+			e.Targets[i].key = EndpointKey(e.Targets[i].Namespace, e.Targets[i].Revision)
+		}
 		hr := &hostRoute{entry: e}
 		for _, tg := range e.Targets {
 			if tg.Percent < 0 {
