@@ -4,6 +4,7 @@
 # and through a bare httputil.ReverseProxy, measured interleaved.
 #
 #   bench/queueproxy.sh            # ROUNDS=3 DUR=8 RATE=5000 RATE_DUR=10 by default
+#   QP_GOMAXPROCS= QP_GODEBUG= bench/queueproxy.sh   # without gantry's runtime settings
 #
 # Prints saturated requests/s (wrk -t2 -c50) and the ratio to direct,
 # CPU-seconds per 1000 requests of the proxy process at a fixed rate
@@ -40,8 +41,14 @@ rp_port=$((base + 1))
 PORT=$app_port K_REVISION=bench "$tmp/qpbench" app 2>"$tmp/app.log" &
 app_pid=$!; pids+=("$app_pid")
 
-# QP_GOMAXPROCS=N runs the queue-proxy alone with GOMAXPROCS=N (a sidecar's CPU share).
-env ${QP_GOMAXPROCS:+GOMAXPROCS=$QP_GOMAXPROCS} USER_PORT=$app_port SERVING_NAMESPACE=default SERVING_SERVICE=bench SERVING_CONFIGURATION=bench \
+# The queue-proxy runs with the Go runtime settings gantry's launchers give it
+# (controller/local, controller/kube): GOMAXPROCS=1 and queueproxy.GoDebug.
+# QP_GOMAXPROCS= (empty) leaves GOMAXPROCS to the runtime (both cores);
+# QP_GODEBUG= (empty) runs without the sysmon setting, for comparison.
+QP_GOMAXPROCS=${QP_GOMAXPROCS-1}
+QP_GODEBUG=${QP_GODEBUG-$("$tmp/qpbench" godebug)}
+echo "queue-proxy runtime: GOMAXPROCS=${QP_GOMAXPROCS:-default} GODEBUG=${QP_GODEBUG:-}" >&2
+env ${QP_GOMAXPROCS:+GOMAXPROCS=$QP_GOMAXPROCS} ${QP_GODEBUG:+GODEBUG=$QP_GODEBUG} USER_PORT=$app_port SERVING_NAMESPACE=default SERVING_SERVICE=bench SERVING_CONFIGURATION=bench \
 	SERVING_REVISION=bench-00001 SERVING_POD=bench-00001-pod CONTAINER_CONCURRENCY=1000 \
 	REVISION_TIMEOUT_SECONDS=300 REVISION_RESPONSE_START_TIMEOUT_SECONDS=120 REVISION_IDLE_TIMEOUT_SECONDS=120 \
 	GANTRY_APP_PID=$app_pid \

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/queueproxy"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -271,6 +272,8 @@ func makeQueueContainer(rev *api.Revision, userPort int32, userProbe *corev1.Pro
 		{Name: "REVISION_RESPONSE_START_TIMEOUT_SECONDS", Value: secs(rev.Spec.ResponseStartTimeoutSeconds)},
 		{Name: "REVISION_IDLE_TIMEOUT_SECONDS", Value: secs(rev.Spec.IdleTimeoutSeconds)},
 		{Name: "SERVING_READINESS_PROBE", Value: probeJSON},
+		// Keeps the Go runtime's sysmon from waking per request (queueproxy.GoDebug).
+		{Name: "GODEBUG", Value: queueproxy.GoDebug("")},
 	}
 	period := int32(1)
 	if userProbe != nil && userProbe.PeriodSeconds > 0 {

@@ -44,7 +44,8 @@ func TestMakeDeployment(t *testing.T) {
 	}
 	env := envOf(qp.Env)
 	want := map[string]string{"USER_PORT": "8080", "QUEUE_SERVING_PORT": "8012", "REVISION_TIMEOUT_SECONDS": "120",
-		"SERVING_REVISION": "hello-00001", "SERVING_CONFIGURATION": "hello", "CONTAINER_CONCURRENCY": "0"}
+		"SERVING_REVISION": "hello-00001", "SERVING_CONFIGURATION": "hello", "CONTAINER_CONCURRENCY": "0",
+		"GODEBUG": "schedtrace=2147483647"}
 	for k, v := range want {
 		if env[k] != v {
 			t.Errorf("%s = %q, want %q", k, env[k], v)

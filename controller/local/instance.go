@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/queueproxy"
 )
 
 // instance supervises one app process and its queue-proxy.
@@ -279,6 +280,8 @@ func (in *instance) queueProxyEnv(userPort, appPID int) map[string]string {
 		// less latency than several (docs/benchmarks.md); GOMAXPROCS set for
 		// gantry up itself still wins.
 		"GOMAXPROCS": envOr("GOMAXPROCS", "1"),
+		// Keeps sysmon from waking per request (queueproxy.GoDebug).
+		"GODEBUG": queueproxy.GoDebug(os.Getenv("GODEBUG")),
 	}
 	for k, v := range in.rt.opts.QueueProxyEnv {
 		env[k] = v

@@ -27,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: qpbench app|queue-proxy|revproxy|rate ...")
+		fmt.Fprintln(os.Stderr, "usage: qpbench app|queue-proxy|revproxy|rate|godebug ...")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -48,6 +48,9 @@ func main() {
 		err = revproxy(ctx, os.Args[2:])
 	case "rate":
 		err = rate(os.Args[2:])
+	case "godebug":
+		// The GODEBUG that gantry's launchers give a queue-proxy.
+		fmt.Println(queueproxy.GoDebug(os.Getenv("GODEBUG")))
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
