@@ -95,8 +95,13 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 	// Make blocking I/O on the app connection notice that the client went
 	// away; the request's timer does the same for timeouts (rw.attachApp).
-	stopWatch := context.AfterFunc(r.Context(), rw.goneFn)
-	defer stopWatch()
+	if x, ok := r.Context().Value(connCtxKey{}).(*connCtx); ok {
+		x.setOnGone(rw.goneFn) // h1Server: no allocation
+		defer x.setOnGone(nil)
+	} else {
+		stopWatch := context.AfterFunc(r.Context(), rw.goneFn)
+		defer stopWatch()
+	}
 	for attempt := 0; ; attempt++ {
 		ac, reused, err := f.get(rw, r)
 		if err != nil {

@@ -137,12 +137,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 		s.Protocols.SetUnencryptedHTTP2(h2c)
 		return s
 	}
-	httpSrv := newServer(httpHandler, false)
+	// Bodyless HTTP/1.1 requests are served by h1Server; a connection
+	// that sends anything else moves to an http.Server with the same handler.
+	httpSrv := newH1Server(httpHandler, newServer(httpHandler, false), log)
 	h2cSrv := newServer(h2cHandler, true)
 	adminSrv := newServer(adminHandler(ctx, deps.drainer, deps.prober), false)
 	statsSrv := newServer(StatsHandler(reporter, env), false)
 	metricsSrv := newServer(metricsMux(deps.metrics), false)
-	servers := []*http.Server{httpSrv, h2cSrv, adminSrv, statsSrv, metricsSrv}
+	servers := []server{httpSrv, h2cSrv, adminSrv, statsSrv, metricsSrv}
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -188,7 +190,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	defer cancel()
 	var firstErr error
 	var swg sync.WaitGroup
-	for _, s := range []*http.Server{httpSrv, h2cSrv} {
+	for _, s := range []server{httpSrv, h2cSrv} {
 		swg.Go(func() {
 			if err := s.Shutdown(sctx); err != nil {
 				s.Close()
@@ -218,6 +220,13 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	}
 	log.Info("queue-proxy stopped")
 	return firstErr
+}
+
+// server is what Main needs of http.Server and h1Server.
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // gcPercent replaces GOGC's default of 100 unless GOGC is set. The proxy's

@@ -134,6 +134,7 @@ func (h *proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	admitted, err := h.breaker.tryAcquire()
 	if !admitted && err == nil {
 		// Queued: wait with a context that the timers and the client can end.
+		watchClient(r.Context())
 		err = h.queueWait(rw.context(r.Context()), ts)
 	}
 	if err != nil {

@@ -73,13 +73,13 @@ func (t Timeouts) start(rw *respWriter, r *http.Request, start int64, sw *sweepe
 		rw.lastWrite.Store(start)
 		next = min(next, start+rw.idleAfter)
 	}
+	// Requests with no deadline join the sweep too: a sweep also starts
+	// the client watch of the requests it finds (h1ctx.go).
 	sweep := false
-	if next != math.MaxInt64 {
-		if sw == nil || next-start < int64(2*sweepPeriod) {
-			rw.armLocked(next - start)
-		} else {
-			sweep = true
-		}
+	if next != math.MaxInt64 && (sw == nil || next-start < int64(2*sweepPeriod)) {
+		rw.armLocked(next - start)
+	} else if sw != nil {
+		sweep = true
 	}
 	rw.mu.Unlock()
 	if sweep {
@@ -159,8 +159,8 @@ func (s *sweeper) remove(rw *respWriter) {
 	sh.mu.Unlock()
 }
 
-// sweep arms the timer of every listed request and empties the list; it
-// runs every sweepPeriod while requests are listed.
+// sweep arms the timer of every listed request, starts its client watch
+// and empties the list; it runs every sweepPeriod while requests are listed.
 func (s *sweeper) sweep() {
 	now := nanotime()
 	for i := range s.shards {
@@ -169,8 +169,13 @@ func (s *sweeper) sweep() {
 		for rw := sh.head; rw != nil; {
 			next := rw.sweepNext
 			rw.mu.Lock()
-			if rw.active && !rw.armed {
-				rw.armLocked(max(rw.nextDeadlineLocked()-now, 1))
+			if rw.active {
+				if d := rw.nextDeadlineLocked(); !rw.armed && d != math.MaxInt64 {
+					rw.armLocked(max(d-now, 1))
+				}
+				// Still running after a sweep period: worth noticing a
+				// client that goes away.
+				watchClient(rw.req.Context())
 			}
 			rw.mu.Unlock()
 			rw.listed, rw.sweepPrev, rw.sweepNext = false, nil, nil

@@ -1,0 +1,467 @@
+package queueproxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// h1Server serves the queue-proxy's HTTP/1.1 port. It parses and answers
+// the requests that are nearly all of the traffic itself - bodyless
+// GET/HEAD/OPTIONS/DELETE in a strict subset of HTTP/1.1 (h1parse.go) - and
+// hands any connection that sends something else, or anything malformed,
+// to a net/http server with the same handler, which then owns it for good.
+//
+// Why not net/http for everything: per request it starts a background
+// read of the connection (a goroutine, a failed read, two deadline changes
+// and two goroutine switches) and allocates the request, its context and
+// header maps afresh; together about a fifth of the proxy's CPU at 5,000
+// requests/s (docs/benchmarks-queueproxy.md). Here a connection keeps one
+// request, header map and writer, and the client is watched only for
+// requests that wait or run long (h1ctx.go).
+type h1Server struct {
+	handler           http.Handler
+	fallback          *http.Server
+	log               *slog.Logger
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+
+	closing  atomic.Bool
+	handoffs *handoffListener
+
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        map[*h1Conn]struct{}
+	stopReap     chan struct{}
+	fallbackDone chan struct{} // closed when fallback.Serve returns; nil: not started
+}
+
+func newH1Server(h http.Handler, fallback *http.Server, log *slog.Logger) *h1Server {
+	return &h1Server{handler: h, fallback: fallback, log: log,
+		readHeaderTimeout: fallback.ReadHeaderTimeout, idleTimeout: fallback.IdleTimeout,
+		handoffs: newHandoffListener(), conns: map[*h1Conn]struct{}{}, stopReap: make(chan struct{})}
+}
+
+// Serve accepts connections on ln until Shutdown or Close.
+func (s *h1Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() || s.ln != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return http.ErrServerClosed
+	}
+	s.ln = ln
+	s.handoffs.addr = ln.Addr()
+	done := make(chan struct{})
+	s.fallbackDone = done
+	s.mu.Unlock()
+	go func() {
+		defer close(done)
+		s.fallback.Serve(s.handoffs)
+	}()
+	go s.reap()
+
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := newH1Conn(s, nc)
+		if !s.track(c) {
+			nc.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+func (s *h1Server) track(c *h1Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *h1Server) untrack(c *h1Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// reap closes connections idle for longer than idleTimeout and those
+// taking longer than readHeaderTimeout to send a request head.
+func (s *h1Server) reap() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopReap:
+			return
+		case <-t.C:
+		}
+		now := nanotime()
+		s.mu.Lock()
+		for c := range s.conns {
+			since := now - c.since.Load()
+			switch c.state.Load() {
+			case connIdle:
+				if s.idleTimeout > 0 && since > int64(s.idleTimeout) && c.state.CompareAndSwap(connIdle, connClosed) {
+					c.nc.Close()
+				}
+			case connHead:
+				if s.readHeaderTimeout > 0 && since > int64(s.readHeaderTimeout) {
+					c.nc.Close()
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// beginClose stops accepting; it is idempotent.
+func (s *h1Server) beginClose() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Swap(true) {
+		return
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	close(s.stopReap)
+}
+
+// closeIdle closes idle connections and returns how many are left.
+func (s *h1Server) closeIdle() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.CompareAndSwap(connIdle, connClosed) {
+			c.nc.Close()
+		}
+	}
+	return len(s.conns)
+}
+
+// Shutdown stops accepting, closes idle connections and waits for the
+// others to finish their request (they answer with Connection: close),
+// as http.Server.Shutdown does; handed-off connections are the fallback
+// server's to drain.
+func (s *h1Server) Shutdown(ctx context.Context) error {
+	s.beginClose()
+	fb := make(chan error, 1)
+	go func() { fb <- s.fallback.Shutdown(ctx) }()
+	wait := time.Millisecond
+	for s.closeIdle() > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			<-fb
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+	err := <-fb
+	s.waitFallback()
+	return err
+}
+
+// Close closes the listener and every connection at once.
+func (s *h1Server) Close() error {
+	s.beginClose()
+	err := s.fallback.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.state.Store(connClosed)
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.waitFallback()
+	return err
+}
+
+func (s *h1Server) waitFallback() {
+	s.mu.Lock()
+	done := s.fallbackDone
+	s.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// Connection states, for the reaper and Shutdown.
+const (
+	connIdle   int32 = iota // waiting for a request
+	connHead                // reading a request head
+	connServe               // serving a request
+	connClosed              // closed by Shutdown or the reaper
+)
+
+type h1Conn struct {
+	srv    *h1Server
+	nc     net.Conn
+	cr     connReader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote string
+	state  atomic.Int32
+	since  atomic.Int64 // nanotime the current state began
+
+	// Reused by every request of the connection.
+	req  *http.Request
+	url  url.URL
+	hdr  http.Header
+	vals []string
+	w    h1Writer
+	ctx  connCtx
+}
+
+// connReader returns a byte read by the client watch before reading on.
+type connReader struct {
+	nc       net.Conn
+	buf      [1]byte
+	pending  bool
+	aborting atomic.Bool // the watch's read is being interrupted
+}
+
+func (r *connReader) Read(p []byte) (int, error) {
+	if r.pending {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		p[0] = r.buf[0]
+		r.pending = false
+		return 1, nil
+	}
+	return r.nc.Read(p)
+}
+
+const h1BufSize = 4 << 10
+
+var (
+	h1Readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, h1BufSize) }}
+	h1Writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, h1BufSize) }}
+)
+
+func newH1Conn(s *h1Server, nc net.Conn) *h1Conn {
+	c := &h1Conn{srv: s, nc: nc, hdr: make(http.Header, 16)}
+	c.cr.nc = nc
+	c.br = h1Readers.Get().(*bufio.Reader)
+	c.br.Reset(&c.cr)
+	c.bw = h1Writers.Get().(*bufio.Writer)
+	c.bw.Reset(nc)
+	c.remote = nc.RemoteAddr().String()
+	c.ctx.c = c
+	c.req = (&http.Request{}).WithContext(&c.ctx)
+	c.w.hdr = make(http.Header, 16)
+	c.since.Store(nanotime())
+	return c
+}
+
+func (c *h1Conn) serve() {
+	handedOff := false
+	defer func() {
+		c.srv.untrack(c)
+		if !handedOff {
+			c.nc.Close()
+			c.br.Reset(nil)
+			h1Readers.Put(c.br)
+		}
+		c.bw.Reset(nil)
+		h1Writers.Put(c.bw)
+	}()
+	for {
+		c.since.Store(nanotime())
+		if !c.state.CompareAndSwap(connServe, connIdle) && c.state.Load() != connIdle {
+			return
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			return
+		}
+		if !c.state.CompareAndSwap(connIdle, connHead) {
+			return // closed while idle
+		}
+		c.since.Store(nanotime())
+		n, err := c.readHead()
+		if err != nil {
+			return
+		}
+		if n < 0 || !c.prepare(n) {
+			c.srv.untrack(c)
+			handedOff = c.srv.handoffs.give(&handoffConn{Conn: c.nc, r: c.br})
+			return
+		}
+		c.state.Store(connServe)
+		if !c.serveRequest() {
+			if c.w.closeAfter && c.w.err == nil {
+				c.lingerClose()
+			}
+			return
+		}
+		if c.srv.closing.Load() {
+			return
+		}
+	}
+}
+
+// readHead waits for a complete request head; -1 means the head is not
+// one h1Server serves (too large, or a bare LF).
+func (c *h1Conn) readHead() (int, error) {
+	for {
+		buf, _ := c.br.Peek(c.br.Buffered())
+		if e := headEnd(buf); e != 0 {
+			return e, nil
+		}
+		if c.br.Buffered() >= c.br.Size() {
+			return -1, nil
+		}
+		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// prepare turns the first n buffered bytes into c.req; false means they
+// are outside the subset (nothing is consumed then).
+func (c *h1Conn) prepare(n int) bool {
+	buf, _ := c.br.Peek(n)
+	head := string(buf)
+	clear(c.hdr)
+	h, vals, ok := parseHead(head, c.hdr, c.vals[:0])
+	c.vals = vals
+	if !ok {
+		return false
+	}
+	u, ok := setRequestURL(&c.url, h.target)
+	if !ok {
+		return false
+	}
+	c.br.Discard(n)
+	r := c.req
+	r.Method, r.URL, r.RequestURI, r.Host = h.method, u, h.target, h.host
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header, r.Trailer = c.hdr, nil
+	r.Body, r.GetBody, r.ContentLength, r.TransferEncoding = http.NoBody, nil, 0, nil
+	r.Close = h.close
+	r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
+	r.RemoteAddr, r.TLS, r.Response, r.Pattern = c.remote, nil, nil, ""
+	return true
+}
+
+// serveRequest runs the handler; false means the connection must close.
+func (c *h1Conn) serveRequest() (keep bool) {
+	w := &c.w
+	w.reset(c, c.req.Method == http.MethodHead, c.req.Close || c.srv.closing.Load())
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		c.ctx.stopWatch()
+		c.ctx.endRequest()
+		if p != http.ErrAbortHandler {
+			c.srv.log.Error("panic serving request", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+		}
+		// What was sent stays as it is: a truncated response.
+		if w.headOut {
+			c.bw.Flush()
+		}
+		keep = false
+		w.closeAfter = false
+	}()
+	c.srv.handler.ServeHTTP(w, c.req)
+	c.ctx.stopWatch()
+	c.ctx.endRequest()
+	if c.ctx.Err() != nil {
+		return false
+	}
+	return w.finish()
+}
+
+// lingerClose closes after a Connection: close response without losing it
+// to a reset: the write side is shut and unread input drained briefly.
+func (c *h1Conn) lingerClose() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.Copy(io.Discard, io.LimitReader(c.nc, 256<<10))
+	}
+}
+
+// handoffListener gives handed-off connections to the fallback server.
+type handoffListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func newHandoffListener() *handoffListener {
+	return &handoffListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// give hands c over; false means the fallback server is closed.
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// handoffConn replays what h1Server already read.
+type handoffConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *handoffConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *handoffConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
