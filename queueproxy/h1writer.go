@@ -22,17 +22,17 @@ type h1Writer struct {
 	head       bool // HEAD request
 	closeAfter bool // Connection: close, then close
 
-	status    int
-	wrote     bool  // status decided
-	headOut   bool  // head written to c.bw
-	bodyOK    bool  // the status allows a body
-	cl        int64 // declared Content-Length, -1: none
-	n         int64 // body bytes accepted
-	chunked   bool
-	holding   bool // unknown length so far: body held in held
-	held      []byte
-	trailers  []string
-	err       error
+	status   int
+	wrote    bool  // status decided
+	headOut  bool  // head written to c.bw
+	bodyOK   bool  // the status allows a body
+	cl       int64 // declared Content-Length, -1: none
+	n        int64 // body bytes accepted
+	chunked  bool
+	holding  bool // unknown length so far: body held in held
+	held     []byte
+	trailers []string
+	err      error
 }
 
 const heldBody = 4 << 10
