@@ -128,16 +128,30 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 // setRequestURL fills u from an origin-form target as url.ParseRequestURI
 // would, without allocating unless the target has escapes.
 func setRequestURL(u *url.URL, target string) (*url.URL, bool) {
-	if strings.IndexByte(target, '%') >= 0 {
-		parsed, err := url.ParseRequestURI(target)
-		return parsed, err == nil
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if !plainPathByte(path[i]) {
+			// Escapes, or bytes that make net/url keep a RawPath.
+			parsed, err := url.ParseRequestURI(target)
+			return parsed, err == nil
+		}
 	}
-	*u = url.URL{Path: target}
-	if q := strings.IndexByte(target, '?'); q >= 0 {
-		u.Path, u.RawQuery = target[:q], target[q+1:]
-		u.ForceQuery = u.RawQuery == ""
-	}
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
 	return u, true
+}
+
+// plainPathByte: the path bytes net/url leaves as they are (unreserved
+// characters and the sub-delimiters it does not escape in a path).
+func plainPathByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
+		return true
+	}
+	return false
 }
 
 func validToken(s string) bool {
