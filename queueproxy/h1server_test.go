@@ -1,0 +1,345 @@
+package queueproxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// h1TestHandler answers by path; X-Served-By tells which server parsed
+// the request.
+func h1TestHandler(w http.ResponseWriter, r *http.Request) {
+	by := "net/http"
+	if _, ok := r.Context().Value(connCtxKey{}).(*connCtx); ok {
+		by = "h1"
+	}
+	w.Header().Set("X-Served-By", by)
+	switch r.URL.Path {
+	case "/small":
+		io.WriteString(w, "abc")
+	case "/big":
+		io.WriteString(w, strings.Repeat("x", 10<<10))
+	case "/flush":
+		io.WriteString(w, "a")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "b")
+	case "/cl":
+		w.Header().Set("Content-Length", "5")
+		io.WriteString(w, "hello")
+	case "/204":
+		w.WriteHeader(http.StatusNoContent)
+	case "/trailer":
+		w.Header().Set("Trailer", "X-T")
+		io.WriteString(w, "x")
+		w.Header().Set("X-T", "v")
+	case "/inject":
+		w.Header().Set("X-V", "a\r\nX-Evil: 1")
+	case "/abort":
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "0123456789")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	case "/slow":
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(w, "slow")
+	case "/echo":
+		io.Copy(w, r.Body)
+	default:
+		io.WriteString(w, r.URL.Path)
+	}
+}
+
+func startH1(t *testing.T, idle, readHeader time.Duration) (*h1Server, string) {
+	t.Helper()
+	h := http.HandlerFunc(h1TestHandler)
+	fb := &http.Server{Handler: h, IdleTimeout: idle, ReadHeaderTimeout: readHeader}
+	s := newH1Server(h, fb, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return s, ln.Addr().String()
+}
+
+type rawConn struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (rc *rawConn) send(s string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.c, s); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// read reads one response to a request of method.
+func (rc *rawConn) read(method string) (*http.Response, string) {
+	rc.t.Helper()
+	resp, err := http.ReadResponse(rc.br, &http.Request{Method: method})
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// One connection: bodyless requests are served by h1Server until a
+// request with a body arrives; net/http then serves it and the rest.
+func TestH1HandsOffConnection(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	rc := dialRaw(t, addr)
+	for i := range 3 {
+		rc.send("GET /n" + strconv.Itoa(i) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, body := rc.read("GET")
+		if resp.StatusCode != 200 || body != "/n"+strconv.Itoa(i) || resp.Header.Get("X-Served-By") != "h1" {
+			t.Fatalf("GET %d: %d %q by %s", i, resp.StatusCode, body, resp.Header.Get("X-Served-By"))
+		}
+		if resp.Header.Get("Date") == "" {
+			t.Error("no Date")
+		}
+	}
+	rc.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	resp, body := rc.read("POST")
+	if resp.StatusCode != 200 || body != "hello" || resp.Header.Get("X-Served-By") != "net/http" {
+		t.Fatalf("POST: %d %q by %s", resp.StatusCode, body, resp.Header.Get("X-Served-By"))
+	}
+	rc.send("GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, body = rc.read("GET")
+	if body != "/after" || resp.Header.Get("X-Served-By") != "net/http" {
+		t.Fatalf("GET after hand-off: %q by %s", body, resp.Header.Get("X-Served-By"))
+	}
+}
+
+func TestH1Pipelined(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	rc := dialRaw(t, addr)
+	rc.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /cl HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []struct{ method, body string }{{"GET", "/1"}, {"HEAD", ""}, {"GET", "/3"}} {
+		resp, body := rc.read(want.method)
+		if body != want.body || resp.Header.Get("X-Served-By") != "h1" {
+			t.Fatalf("%s: %q by %s, want %q", want.method, body, resp.Header.Get("X-Served-By"), want.body)
+		}
+		if want.method == "HEAD" && resp.ContentLength != 5 {
+			t.Errorf("HEAD Content-Length %d, want 5", resp.ContentLength)
+		}
+	}
+}
+
+// Framing: a held body gets a length, a large or flushed one is chunked,
+// trailers and 204 follow HTTP's rules, and no value can inject a field.
+func TestH1Framing(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+	for _, tc := range []struct {
+		path    string
+		code    int
+		body    string
+		length  int64
+		chunked bool
+	}{
+		{"/small", 200, "abc", 3, false},
+		{"/big", 200, strings.Repeat("x", 10<<10), -1, true},
+		{"/flush", 200, "ab", -1, true},
+		{"/cl", 200, "hello", 5, false},
+		{"/204", 204, "", 0, false},
+		{"/inject", 200, "", 0, false},
+	} {
+		resp, err := c.Get("http://" + addr + tc.path)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		chunked := len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
+		if resp.StatusCode != tc.code || string(b) != tc.body || resp.ContentLength != tc.length || chunked != tc.chunked {
+			t.Errorf("%s: %d len=%d chunked=%v body %.20q", tc.path, resp.StatusCode, resp.ContentLength, chunked, b)
+		}
+		if resp.Header.Get("X-Served-By") != "h1" {
+			t.Errorf("%s served by %s", tc.path, resp.Header.Get("X-Served-By"))
+		}
+		if tc.path == "/inject" && (resp.Header.Get("X-Evil") != "" || resp.Header.Get("X-V") != "a  X-Evil: 1") {
+			t.Errorf("injected field: %q", resp.Header)
+		}
+	}
+	resp, err := c.Get("http://" + addr + "/trailer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "x" || resp.Trailer.Get("X-T") != "v" {
+		t.Errorf("trailer: body %q trailer %q", b, resp.Trailer)
+	}
+}
+
+func TestH1ConnectionClose(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	rc := dialRaw(t, addr)
+	rc.send("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, body := rc.read("GET")
+	if body != "/x" || !resp.Close {
+		t.Fatalf("%q close=%v", body, resp.Close)
+	}
+	if _, err := rc.br.ReadByte(); err != io.EOF {
+		t.Fatalf("connection still open: %v", err)
+	}
+}
+
+// An aborted response reaches the client truncated; the server goes on.
+func TestH1Abort(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	resp, err := http.Get("http://" + addr + "/abort")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !errors.Is(err, io.ErrUnexpectedEOF) || string(b) != "0123456789" {
+		t.Fatalf("aborted body %q, err %v", b, err)
+	}
+	if code, body := get(t, nil, "http://"+addr+"/ok"); code != 200 || body != "/ok" {
+		t.Fatalf("after abort: %d %q", code, body)
+	}
+}
+
+// Heads outside the subset are net/http's, with net/http's answers.
+func TestH1OutsideSubset(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	for _, tc := range []struct {
+		name, raw, by string
+		code          int
+	}{
+		{"large head", "GET /l HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 6000) + "\r\n\r\n", "net/http", 200},
+		{"bare LF", "GET /lf HTTP/1.1\nHost: x\n\n", "net/http", 200},
+		{"HTTP/1.0", "GET /old HTTP/1.0\r\n\r\n", "net/http", 200},
+		{"no host", "GET / HTTP/1.1\r\n\r\n", "", 400},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "", 400},
+		{"bad field", "GET / HTTP/1.1\r\nHost: a\r\nX Y: z\r\n\r\n", "", 400},
+		{"huge head", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", "", 431},
+	} {
+		rc := dialRaw(t, addr)
+		go io.WriteString(rc.c, tc.raw)
+		resp, _ := rc.read("GET")
+		if resp.StatusCode != tc.code || resp.Header.Get("X-Served-By") != tc.by {
+			t.Errorf("%s: %d by %q, want %d by %q", tc.name, resp.StatusCode, resp.Header.Get("X-Served-By"), tc.code, tc.by)
+		}
+	}
+}
+
+// Shutdown closes idle keep-alive connections at once and lets a request
+// in flight finish, with Connection: close.
+func TestH1Shutdown(t *testing.T) {
+	s, addr := startH1(t, time.Minute, time.Minute)
+	idle := dialRaw(t, addr)
+	idle.send("GET /i HTTP/1.1\r\nHost: x\r\n\r\n")
+	idle.read("GET")
+	busy := dialRaw(t, addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errc <- s.Shutdown(ctx)
+	}()
+	if _, err := idle.br.ReadByte(); err != io.EOF {
+		t.Errorf("idle connection not closed: %v", err)
+	}
+	resp, body := busy.read("GET")
+	if body != "slow" || !resp.Close {
+		t.Errorf("in-flight request: %q close=%v", body, resp.Close)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Error("still accepting after Shutdown")
+	}
+}
+
+// Idle connections are closed after the idle timeout, and a client that
+// never finishes its head after the header timeout.
+func TestH1Timeouts(t *testing.T) {
+	_, addr := startH1(t, time.Second, time.Second)
+	idle := dialRaw(t, addr)
+	idle.send("GET /i HTTP/1.1\r\nHost: x\r\n\r\n")
+	idle.read("GET")
+	slow := dialRaw(t, addr)
+	slow.send("GET / HTTP/1.1\r\nHost: x\r\n")
+	start := time.Now()
+	for _, rc := range []*rawConn{idle, slow} {
+		if _, err := rc.br.ReadByte(); err != io.EOF {
+			t.Errorf("not closed: %v", err)
+		}
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("closed after %v", d)
+	}
+}
+
+// A request queued in the breaker leaves the queue as soon as its client
+// goes away (the client watch starts when a request has to wait).
+func TestH1QueuedClientGone(t *testing.T) {
+	q := startQP(t, testEnv(startApp(t), "CONTAINER_CONCURRENCY", "1"))
+	waitReady(t, q)
+	go get(t, nil, q.url(q.HTTP, "/?sleep=3000"))
+	time.Sleep(200 * time.Millisecond)
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(q.HTTP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /?sleep=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+	depth := func() float64 {
+		return scrape(t, q.url(q.Metrics, "/metrics"))["revision_queue_depth"].GetMetric()[0].GetGauge().GetValue()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for depth() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue depth %v, want 2", depth())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.Close()
+	left := time.Now()
+	for depth() != 1 {
+		if time.Since(left) > time.Second {
+			t.Fatalf("the waiter did not leave: depth %v", depth())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
