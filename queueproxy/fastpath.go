@@ -2,6 +2,7 @@ package queueproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -114,7 +115,7 @@ func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 			f.put(ac) // untouched
 			return endedErr(rw, r)
 		}
-		resp, err := f.roundTrip(ac, r)
+		resp, sr, err := f.roundTrip(ac, rw, r)
 		if err != nil {
 			rw.detachApp()
 			ac.c.Close()
@@ -126,10 +127,16 @@ func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 			}
 			return err
 		}
-		ok := copyResponse(rw, resp, ac.br)
-		if !rw.detachApp() || !ok || resp.Close {
-			ac.c.Close()
+		var ok, closeApp bool
+		if resp == nil {
+			ok = copySimple(rw, r, sr, ac.br)
+		} else {
+			ok = copyResponse(rw, resp, ac.br)
+			closeApp = resp.Close
 			resp.Body.Close()
+		}
+		if !rw.detachApp() || !ok || closeApp {
+			ac.c.Close()
 			if !ok {
 				panic(http.ErrAbortHandler)
 			}
@@ -151,24 +158,77 @@ func endedErr(rw *respWriter, r *http.Request) error {
 	return errRequestTimeout
 }
 
-func (f *fastClient) roundTrip(ac *appConn, r *http.Request) (*http.Response, error) {
+// simpleResp is a response whose head parseRespHead took: its fields are
+// already in the client's header, its body is length bytes.
+type simpleResp struct {
+	code   int
+	length int64
+}
+
+// roundTrip sends r and reads the response head: the common kind straight
+// into rw's header (resp nil), any other with http.ReadResponse.
+func (f *fastClient) roundTrip(ac *appConn, rw *respWriter, r *http.Request) (*http.Response, simpleResp, error) {
 	writeRequestHead(ac.bw, r)
 	if err := ac.bw.Flush(); err != nil {
-		return nil, err
+		return nil, simpleResp{}, err
+	}
+	n, err := peekHead(ac.br)
+	if err != nil {
+		return nil, simpleResp{}, err
+	}
+	if n > 0 {
+		buf, _ := ac.br.Peek(n)
+		// The values outlive the request when net/http writes the head
+		// after the handler returns: a fresh backing array each time.
+		vals := make([]string, 0, bytes.Count(buf, crlf)-2)
+		if code, length, _, ok := parseRespHead(string(buf), rw.Header(), vals); ok {
+			ac.br.Discard(n)
+			return nil, simpleResp{code: code, length: length}, nil
+		}
 	}
 	for {
 		resp, err := http.ReadResponse(ac.br, r)
 		if err != nil {
-			return nil, err
+			return nil, simpleResp{}, err
 		}
 		switch {
 		case resp.StatusCode == http.StatusSwitchingProtocols:
-			return nil, errors.New("unexpected 101 Switching Protocols")
+			return nil, simpleResp{}, errors.New("unexpected 101 Switching Protocols")
 		case resp.StatusCode < 200:
 			continue // informational responses are not forwarded
 		}
-		return resp, nil
+		return resp, simpleResp{}, nil
 	}
+}
+
+var crlf = []byte("\r\n")
+
+// copySimple relays a simpleResp's body from br; false as copyResponse.
+func copySimple(rw *respWriter, r *http.Request, sr simpleResp, br *bufio.Reader) bool {
+	dst := rw.Header()
+	echoTraceparent(r.Header, dst)
+	rw.WriteHeader(sr.code)
+	if r.Method == http.MethodHead || sr.code == http.StatusNoContent || sr.code == http.StatusNotModified {
+		return true
+	}
+	streaming := isEventStream(dst)
+	for n := sr.length; n > 0; {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return false
+			}
+		}
+		b, _ := br.Peek(int(min(n, int64(br.Buffered()))))
+		if _, err := rw.Write(b); err != nil {
+			return false
+		}
+		br.Discard(len(b))
+		n -= int64(len(b))
+		if streaming && br.Buffered() == 0 {
+			rw.Flush()
+		}
+	}
+	return true
 }
 
 // writeRequestHead writes an HTTP/1.1 request head with r's method, target,

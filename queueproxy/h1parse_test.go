@@ -121,3 +121,57 @@ func TestParseHeadDeclines(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRespHead checks the fast client's response parser against
+// http.ReadResponse: whatever it takes must read the same status, length
+// and end-to-end fields, on a connection that stays reusable.
+func FuzzParseRespHead(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\nDate: x\r\n\r\n",
+		"HTTP/1.1 404\r\ncontent-length: 0\r\nx-a: 1\r\nX-A: 2\r\nKeep-Alive: t=1\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n",
+		"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: +1\r\nX: \xff\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		end := headEnd([]byte(in))
+		if end <= 0 {
+			return
+		}
+		s := in[:end]
+		dst := http.Header{}
+		code, length, _, ok := parseRespHead(s, dst, nil)
+		if !ok {
+			if len(dst) != 0 {
+				t.Fatalf("%q declined but left fields %q", s, dst)
+			}
+			return
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(s)), &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatalf("accepted %q; net/http: %v", s, err)
+		}
+		if resp.StatusCode != code || resp.ContentLength != length || resp.Close || len(resp.TransferEncoding) > 0 {
+			t.Fatalf("%q: %d len=%d; net/http %d len=%d close=%v te=%v", s, code, length,
+				resp.StatusCode, resp.ContentLength, resp.Close, resp.TransferEncoding)
+		}
+		want := http.Header{}
+		for k, vv := range resp.Header {
+			if !isHopHeader(k) {
+				want[k] = vv
+			}
+		}
+		if len(want) == 0 && len(dst) == 0 {
+			return
+		}
+		if !reflect.DeepEqual(dst, want) {
+			t.Fatalf("%q: fields %q, net/http %q", s, dst, want)
+		}
+	})
+}

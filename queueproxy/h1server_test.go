@@ -317,7 +317,11 @@ func TestH1Timeouts(t *testing.T) {
 func TestH1QueuedClientGone(t *testing.T) {
 	q := startQP(t, testEnv(startApp(t), "CONTAINER_CONCURRENCY", "1"))
 	waitReady(t, q)
-	go get(t, nil, q.url(q.HTTP, "/?sleep=3000"))
+	go func() {
+		if resp, err := http.Get(q.url(q.HTTP, "/?sleep=3000")); err == nil {
+			resp.Body.Close()
+		}
+	}()
 	time.Sleep(200 * time.Millisecond)
 	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(q.HTTP))
 	if err != nil {

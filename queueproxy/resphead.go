@@ -1,0 +1,109 @@
+package queueproxy
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+)
+
+// parseRespHead parses the app's response head s (through its empty line)
+// straight into dst, the client's response fields, when it is the common
+// kind: HTTP/1.1, a final status (200-599), one Content-Length, no
+// Transfer-Encoding and no Connection field (so no fields listed in it and
+// the connection stays reusable). ok false leaves dst empty and the
+// response to http.ReadResponse. Values are substrings of s; one-value
+// slices are carved from vals, which is returned for reuse.
+func parseRespHead(s string, dst http.Header, vals []string) (code int, length int64, _ []string, ok bool) {
+	fail := func() (int, int64, []string, bool) {
+		clear(dst)
+		return 0, 0, vals, false
+	}
+	eol := strings.Index(s, "\r\n")
+	if eol < 12 || !strings.HasPrefix(s, "HTTP/1.1 ") || eol > 12 && s[12] != ' ' {
+		return fail()
+	}
+	for i := 9; i < 12; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return fail()
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 200 || code > 599 || !validFieldValue(s[9:eol]) {
+		return fail()
+	}
+	length = -1
+	for p := eol + 2; ; {
+		e := strings.Index(s[p:], "\r\n")
+		if e < 0 {
+			return fail()
+		}
+		if e == 0 {
+			break
+		}
+		line := s[p : p+e]
+		p += e + 2
+		colon := strings.IndexByte(line, ':')
+		if colon <= 0 || !validToken(line[:colon]) {
+			return fail()
+		}
+		v := trimOWS(line[colon+1:])
+		if !validFieldValue(v) {
+			return fail()
+		}
+		key := http.CanonicalHeaderKey(line[:colon])
+		switch key {
+		case "Content-Length":
+			if length >= 0 {
+				return fail()
+			}
+			var n int64
+			for i := 0; i < len(v); i++ {
+				if v[i] < '0' || v[i] > '9' || n > 1<<50 {
+					return fail()
+				}
+				n = n*10 + int64(v[i]-'0')
+			}
+			if v == "" {
+				return fail()
+			}
+			length = n
+		case "Connection", "Transfer-Encoding", "Trailer", "Upgrade":
+			return fail()
+		}
+		if isHopHeader(key) {
+			continue
+		}
+		if old, dup := dst[key]; dup {
+			dst[key] = append(old[:len(old):len(old)], v)
+			continue
+		}
+		vals = append(vals, v)
+		n := len(vals)
+		dst[key] = vals[n-1 : n : n]
+	}
+	if length < 0 {
+		return fail()
+	}
+	return code, length, vals, true
+}
+
+// peekHead waits until br holds a complete head and returns its length;
+// 0 means the head does not fit in br's buffer or has a bare LF.
+func peekHead(br *bufio.Reader) (int, error) {
+	if _, err := br.Peek(1); err != nil {
+		return 0, err
+	}
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		if e := headEnd(buf); e != 0 {
+			return max(e, 0), nil
+		}
+		if br.Buffered() >= br.Size() {
+			return 0, nil
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return 0, err
+		}
+	}
+}
