@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -24,9 +25,16 @@ type fastClient struct {
 }
 
 type appConn struct {
-	c  net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	c   net.Conn
+	br  *bufio.Reader
+	out []byte // the request head being sent
+
+	// Send-then-wait (sendAndWait): nil when c is not a socket.
+	raw     syscall.RawConn
+	waitFn  func(fd uintptr) bool // ac.sendThenWait, made once
+	sent    int                   // bytes of out written by waitFn
+	sendErr error
+	waiting bool
 }
 
 func newFastClient(addr string, maxIdle int) *fastClient {
@@ -66,7 +74,7 @@ func (f *fastClient) get(rw *respWriter, r *http.Request) (*appConn, bool, error
 	if err != nil {
 		return nil, false, err
 	}
-	return &appConn{c: c, br: bufio.NewReaderSize(c, 4096), bw: bufio.NewWriterSize(c, 4096)}, false, nil
+	return newAppConn(c), false, nil
 }
 
 func (f *fastClient) put(ac *appConn) {
@@ -168,8 +176,8 @@ type simpleResp struct {
 // roundTrip sends r and reads the response head: the common kind straight
 // into rw's header (resp nil), any other with http.ReadResponse.
 func (f *fastClient) roundTrip(ac *appConn, rw *respWriter, r *http.Request) (*http.Response, simpleResp, error) {
-	writeRequestHead(ac.bw, r)
-	if err := ac.bw.Flush(); err != nil {
+	ac.out = appendRequestHead(ac.out[:0], r)
+	if err := ac.sendAndWait(); err != nil {
 		return nil, simpleResp{}, err
 	}
 	n, err := peekHead(ac.br)
@@ -231,32 +239,32 @@ func copySimple(rw *respWriter, r *http.Request, sr simpleResp, br *bufio.Reader
 	return true
 }
 
-// writeRequestHead writes an HTTP/1.1 request head with r's method, target,
-// Host and end-to-end headers.
-func writeRequestHead(bw *bufio.Writer, r *http.Request) {
+// appendRequestHead appends an HTTP/1.1 request head with r's method,
+// target, Host and end-to-end headers.
+func appendRequestHead(b []byte, r *http.Request) []byte {
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' && uri != "*" {
 		uri = r.URL.RequestURI()
 	}
-	bw.WriteString(r.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(uri)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(r.Host)
-	bw.WriteString("\r\n")
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.Host...)
+	b = append(b, "\r\n"...)
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
 		if isHopHeader(k) || listedIn(conn, k) {
 			continue
 		}
 		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
 		}
 	}
-	bw.WriteString("\r\n")
+	return append(b, "\r\n"...)
 }
 
 // copyResponse writes resp to rw; false means the body could not be fully

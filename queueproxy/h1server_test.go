@@ -347,3 +347,19 @@ func TestH1QueuedClientGone(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A request head larger than the socket's send buffer still reaches the
+// app whole: the send-then-wait write finishes with an ordinary write.
+func TestLargeRequestHeadToApp(t *testing.T) {
+	app := startHandlerApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strconv.Itoa(len(r.Header.Get("X-Big"))))
+	}))
+	q := startQP(t, testEnv(app))
+	waitReady(t, q)
+	big := strings.Repeat("b", 700<<10)
+	for range 3 {
+		if code, body := get(t, nil, q.url(q.HTTP, "/"), "X-Big", big); code != 200 || body != strconv.Itoa(len(big)) {
+			t.Fatalf("%d %q", code, body)
+		}
+	}
+}
