@@ -1,6 +1,10 @@
 package queueproxy
 
 import (
+	"bufio"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -36,5 +40,57 @@ func BenchmarkProxyHandler(b *testing.B) {
 	for b.Loop() {
 		w := &discardWriter{h: http.Header{}}
 		h.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkServer compares h1Server with net/http's server for the same
+// trivial handler: one keep-alive connection on loopback, a raw client.
+// Run with -benchmem: the difference is the per-request server cost.
+func BenchmarkServer(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "2")
+		w.Write([]byte("ok"))
+	})
+	for _, tc := range []struct {
+		name  string
+		serve func(net.Listener) (stop func())
+	}{
+		{"net-http", func(ln net.Listener) func() {
+			s := &http.Server{Handler: h}
+			go s.Serve(ln)
+			return func() { s.Close() }
+		}},
+		{"h1", func(ln net.Listener) func() {
+			s := newH1Server(h, &http.Server{Handler: h}, slog.New(slog.DiscardHandler))
+			go s.Serve(ln)
+			return func() { s.Close() }
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tc.serve(ln)()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			req := []byte("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: bench\r\n\r\n")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
 	}
 }
