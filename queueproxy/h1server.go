@@ -42,6 +42,7 @@ type h1Server struct {
 	ln           net.Listener
 	conns        map[*h1Conn]struct{}
 	stopReap     chan struct{}
+	reapOnce     sync.Once
 	fallbackDone chan struct{} // closed when fallback.Serve returns; nil: not started
 }
 
@@ -151,7 +152,12 @@ func (s *h1Server) beginClose() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	close(s.stopReap)
+}
+
+// stopReaper ends the reaper once no connection needs it; until then it
+// keeps enforcing the header timeout, also while Shutdown waits.
+func (s *h1Server) stopReaper() {
+	s.reapOnce.Do(func() { close(s.stopReap) })
 }
 
 // closeIdle closes idle connections and returns how many are left.
@@ -180,12 +186,14 @@ func (s *h1Server) Shutdown(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			s.stopReaper()
 			<-fb
 			return ctx.Err()
 		case <-t.C:
 		}
 		wait = min(2*wait, 100*time.Millisecond)
 	}
+	s.stopReaper()
 	err := <-fb
 	s.waitFallback()
 	return err
@@ -201,6 +209,7 @@ func (s *h1Server) Close() error {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
+	s.stopReaper()
 	s.waitFallback()
 	return err
 }

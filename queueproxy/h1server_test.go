@@ -292,6 +292,24 @@ func TestH1Shutdown(t *testing.T) {
 	}
 }
 
+// A client that sent half a head does not hold Shutdown past the header
+// timeout.
+func TestH1ShutdownHalfHead(t *testing.T) {
+	s, addr := startH1(t, time.Minute, time.Second)
+	rc := dialRaw(t, addr)
+	rc.send("GET / HTTP/1.1\r\nHost: x\r\n")
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+}
+
 // Idle connections are closed after the idle timeout, and a client that
 // never finishes its head after the header timeout.
 func TestH1Timeouts(t *testing.T) {
