@@ -30,11 +30,12 @@ type appConn struct {
 	out []byte // the request head being sent
 
 	// Send-then-wait (sendAndWait): nil when c is not a socket.
-	raw     syscall.RawConn
-	waitFn  func(fd uintptr) bool // ac.sendThenWait, made once
-	sent    int                   // bytes of out written by waitFn
-	sendErr error
-	waiting bool
+	raw      syscall.RawConn
+	waitFn   func(fd uintptr) bool // ac.sendThenWait, made once
+	sent     int                   // bytes of out written by waitFn
+	sendErr  error
+	waiting  bool
+	lastUsed int64 // nanotime of the last request sent
 }
 
 func newFastClient(addr string, maxIdle int) *fastClient {
@@ -78,6 +79,10 @@ func (f *fastClient) get(rw *respWriter, r *http.Request) (*appConn, bool, error
 }
 
 func (f *fastClient) put(ac *appConn) {
+	if ac.br.Buffered() > 0 {
+		ac.c.Close() // bytes beyond the response: the app is out of step
+		return
+	}
 	select {
 	case f.idle <- ac:
 	default:

@@ -70,7 +70,7 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 		}
 	}
 	hosts := 0
-	pragmaNoCache := false
+	pragmaNoCache, seenPragma := false, false
 	for p := eol + 2; ; {
 		e := strings.Index(s[p:], "\r\n")
 		if e < 0 {
@@ -105,7 +105,10 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 				h.close = true
 			}
 		case "Pragma":
-			pragmaNoCache = pragmaNoCache || v == "no-cache"
+			// net/http looks at the first value only.
+			if !seenPragma {
+				seenPragma, pragmaNoCache = true, v == "no-cache"
+			}
 		}
 		if old, dup := hdr[key]; dup {
 			hdr[key] = append(old[:len(old):len(old)], v)

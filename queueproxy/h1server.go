@@ -129,11 +129,18 @@ func (s *h1Server) reap() {
 			since := now - c.since.Load()
 			switch c.state.Load() {
 			case connIdle:
-				if s.idleTimeout > 0 && since > int64(s.idleTimeout) && c.state.CompareAndSwap(connIdle, connClosed) {
+				// Before its first request a connection has the header
+				// timeout, as with net/http.
+				limit := s.idleTimeout
+				if !c.served.Load() {
+					limit = s.readHeaderTimeout
+				}
+				if limit > 0 && since > int64(limit) && c.state.CompareAndSwap(connIdle, connClosed) {
 					c.nc.Close()
 				}
 			case connHead:
-				if s.readHeaderTimeout > 0 && since > int64(s.readHeaderTimeout) {
+				if s.readHeaderTimeout > 0 && since > int64(s.readHeaderTimeout) &&
+					c.state.CompareAndSwap(connHead, connClosed) {
 					c.nc.Close()
 				}
 			}
@@ -160,11 +167,17 @@ func (s *h1Server) stopReaper() {
 	s.reapOnce.Do(func() { close(s.stopReap) })
 }
 
-// closeIdle closes idle connections and returns how many are left.
+// closeIdle closes idle connections and returns how many are left. A new
+// connection that has not sent its first request yet is left 5 s to send
+// it (net/http's rule), so a request racing the shutdown is still served.
 func (s *h1Server) closeIdle() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := nanotime()
 	for c := range s.conns {
+		if !c.served.Load() && now-c.since.Load() < int64(5*time.Second) {
+			continue
+		}
 		if c.state.CompareAndSwap(connIdle, connClosed) {
 			c.nc.Close()
 		}
@@ -178,23 +191,22 @@ func (s *h1Server) closeIdle() int {
 // server's to drain.
 func (s *h1Server) Shutdown(ctx context.Context) error {
 	s.beginClose()
-	fb := make(chan error, 1)
-	go func() { fb <- s.fallback.Shutdown(ctx) }()
+	defer s.stopReaper()
 	wait := time.Millisecond
 	for s.closeIdle() > 0 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			s.stopReaper()
-			<-fb
+			s.fallback.Shutdown(ctx) // ends at once: ctx is done
 			return ctx.Err()
 		case <-t.C:
 		}
 		wait = min(2*wait, 100*time.Millisecond)
 	}
-	s.stopReaper()
-	err := <-fb
+	// Only now: until the last own connection is gone, one may still be
+	// handed over (a request with a body arriving during the drain).
+	err := s.fallback.Shutdown(ctx)
 	s.waitFallback()
 	return err
 }
@@ -240,6 +252,7 @@ type h1Conn struct {
 	remote string
 	state  atomic.Int32
 	since  atomic.Int64 // nanotime the current state began
+	served atomic.Bool  // a request has been served
 
 	// Reused by every request of the connection.
 	req  *http.Request
@@ -325,7 +338,10 @@ func (c *h1Conn) serve() {
 			handedOff = c.srv.handoffs.give(&handoffConn{Conn: c.nc, r: c.br})
 			return
 		}
-		c.state.Store(connServe)
+		if !c.state.CompareAndSwap(connHead, connServe) {
+			return // the reaper gave up on this head
+		}
+		c.served.Store(true)
 		if !c.serveRequest() {
 			if c.w.closeAfter && c.w.err == nil {
 				c.lingerClose()

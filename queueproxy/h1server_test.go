@@ -40,6 +40,12 @@ func h1TestHandler(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-T")
 		io.WriteString(w, "x")
 		w.Header().Set("X-T", "v")
+	case "/late":
+		// Fields set after the body was written (undeclared trailers, a
+		// wrong length) must not reach the held response's head.
+		io.WriteString(w, "abc")
+		w.Header().Set("Content-Length", "50")
+		w.Header().Set("X-Late", "1")
 	case "/inject":
 		w.Header().Set("X-V", "a\r\nX-Evil: 1")
 	case "/abort":
@@ -175,6 +181,7 @@ func TestH1Framing(t *testing.T) {
 		{"/cl", 200, "hello", 5, false},
 		{"/204", 204, "", 0, false},
 		{"/inject", 200, "", 0, false},
+		{"/late", 200, "abc", 3, false},
 	} {
 		resp, err := c.Get("http://" + addr + tc.path)
 		if err != nil {
@@ -191,6 +198,9 @@ func TestH1Framing(t *testing.T) {
 		}
 		if resp.Header.Get("X-Served-By") != "h1" {
 			t.Errorf("%s served by %s", tc.path, resp.Header.Get("X-Served-By"))
+		}
+		if tc.path == "/late" && (resp.Header.Get("X-Late") != "" || len(resp.Header["Content-Length"]) != 1) {
+			t.Errorf("late fields reached the head: %q", resp.Header)
 		}
 		if tc.path == "/inject" && (resp.Header.Get("X-Evil") != "" || resp.Header.Get("X-V") != "a  X-Evil: 1") {
 			t.Errorf("injected field: %q", resp.Header)
@@ -289,6 +299,35 @@ func TestH1Shutdown(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", addr); err == nil {
 		t.Error("still accepting after Shutdown")
+	}
+}
+
+// Requests that race the shutdown are still served: one on a connection
+// opened just before it, and one whose body-carrying head, half sent when
+// it began, is handed to net/http after it began.
+func TestH1ShutdownRacingRequests(t *testing.T) {
+	s, addr := startH1(t, time.Minute, 5*time.Second)
+	fresh := dialRaw(t, addr)
+	half := dialRaw(t, addr)
+	half.send("POST /echo HTTP/1.1\r\nHost: x\r\n")
+	time.Sleep(50 * time.Millisecond)
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errc <- s.Shutdown(ctx)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	fresh.send("GET /fresh HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := fresh.read("GET"); body != "/fresh" || !resp.Close {
+		t.Errorf("fresh connection: %q close=%v", body, resp.Close)
+	}
+	half.send("Content-Length: 2\r\n\r\nhi")
+	if _, body := half.read("POST"); body != "hi" {
+		t.Errorf("handed-off request: %q", body)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }
 

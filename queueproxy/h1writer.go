@@ -32,6 +32,7 @@ type h1Writer struct {
 	holding  bool // unknown length so far: body held in held
 	held     []byte
 	trailers []string
+	snap     http.Header // the header at WriteHeader, while holding
 	err      error
 }
 
@@ -59,7 +60,7 @@ func (w *h1Writer) WriteHeader(code int) {
 	w.status, w.wrote = code, true
 	w.bodyOK = !w.head && code != http.StatusNoContent && code != http.StatusNotModified
 	if v := w.hdr["Content-Length"]; len(v) > 0 {
-		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+		if n, ok := parseLength(v[0]); ok && len(v) == 1 {
 			w.cl = n
 		} else {
 			delete(w.hdr, "Content-Length")
@@ -79,8 +80,27 @@ func (w *h1Writer) WriteHeader(code int) {
 		w.chunked = true
 		w.writeHead(-1)
 	default:
+		// The head goes out later: as with net/http, it is the header as it
+		// is now (fields set after WriteHeader, such as undeclared
+		// trailers, must not turn into header fields).
 		w.holding = true
+		w.snap = w.hdr.Clone()
 	}
+}
+
+// parseLength parses a Content-Length: digits only.
+func parseLength(v string) (int64, bool) {
+	if v == "" || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(v[i]-'0')
+	}
+	return n, true
 }
 
 func (w *h1Writer) writeInformational(code int) {
@@ -90,7 +110,7 @@ func (w *h1Writer) writeInformational(code int) {
 	bw.WriteByte(' ')
 	bw.WriteString(http.StatusText(code))
 	bw.WriteString("\r\n")
-	w.writeFields(false)
+	w.writeFields(w.hdr, true)
 	bw.WriteString("\r\n")
 	if err := bw.Flush(); err != nil {
 		w.err = err
@@ -110,8 +130,12 @@ func (w *h1Writer) writeHead(length int64) {
 		bw.WriteString(http.StatusText(w.status))
 		bw.WriteString("\r\n")
 	}
-	strip := w.status == http.StatusNoContent
-	w.writeFields(strip)
+	hdr := w.hdr
+	if w.snap != nil {
+		hdr = w.snap
+		delete(hdr, "Content-Length") // invalid or repeated: computed below
+	}
+	w.writeFields(hdr, w.status == http.StatusNoContent)
 	if length >= 0 && w.bodyOK {
 		bw.WriteString("Content-Length: ")
 		bw.WriteString(strconv.FormatInt(length, 10))
@@ -120,7 +144,7 @@ func (w *h1Writer) writeHead(length int64) {
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
-	if _, ok := w.hdr["Date"]; !ok {
+	if _, ok := hdr["Date"]; !ok {
 		bw.WriteString("Date: ")
 		bw.WriteString(httpDate())
 		bw.WriteString("\r\n")
@@ -133,11 +157,11 @@ func (w *h1Writer) writeHead(length int64) {
 	w.headOut = true
 }
 
-// writeFields writes the handler's fields but the framing ones, which the
-// writer owns; strip also drops Content-Length (204).
-func (w *h1Writer) writeFields(strip bool) {
+// writeFields writes hdr's fields but the framing ones, which the writer
+// owns; strip also drops Content-Length (1xx, 204).
+func (w *h1Writer) writeFields(hdr http.Header, strip bool) {
 	bw := w.c.bw
-	for k, vv := range w.hdr {
+	for k, vv := range hdr {
 		switch k {
 		case "Transfer-Encoding", "Connection", "Trailer":
 			if k != "Trailer" || !w.chunked {
@@ -270,6 +294,9 @@ func (w *h1Writer) finish() bool {
 	case w.chunked:
 		bw.WriteString("0\r\n")
 		for _, k := range w.trailers {
+			if !httpguts.ValidHeaderFieldName(k) {
+				continue
+			}
 			for _, v := range w.hdr[k] {
 				bw.WriteString(k)
 				bw.WriteString(": ")

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"net"
 	"syscall"
+	"time"
 )
 
 func newAppConn(c net.Conn) *appConn {
-	ac := &appConn{c: c, br: bufio.NewReaderSize(c, 4096), out: make([]byte, 0, 1024)}
+	ac := &appConn{c: c, br: bufio.NewReaderSize(c, 4096), out: make([]byte, 0, 1024), lastUsed: nanotime()}
 	if sc, ok := c.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			ac.raw = raw
@@ -27,8 +28,18 @@ func newAppConn(c net.Conn) *appConn {
 // away; readiness that comes while the write is still in the kernel is not
 // lost. One system call less per request. Deadlines (the request timers
 // abort through them) apply to the wait as to any read.
+//
+// Arming the poller also drops readiness that arrived while the connection
+// sat in the pool: an app that shut its side down without closing would
+// then never wake the wait. Connections idle for longer than
+// sendWaitMaxIdle are therefore written the plain way, whose read sees
+// such an end at once; a hot connection cannot have gone quiet that way
+// unnoticed (a closing app says Connection: close, or resets on write).
 func (ac *appConn) sendAndWait() error {
-	if ac.raw == nil {
+	now := nanotime()
+	idle := now - ac.lastUsed
+	ac.lastUsed = now
+	if ac.raw == nil || idle > int64(sendWaitMaxIdle) {
 		_, err := ac.c.Write(ac.out)
 		return err
 	}
@@ -43,11 +54,10 @@ func (ac *appConn) sendAndWait() error {
 		_, werr := ac.c.Write(ac.out[ac.sent:])
 		return werr
 	}
-	if err != nil {
-		return &net.OpError{Op: "read", Net: "tcp", Addr: ac.c.RemoteAddr(), Err: err}
-	}
-	return nil
+	return err // RawConn.Read's errors are *net.OpError already
 }
+
+const sendWaitMaxIdle = time.Second
 
 // sendThenWait is the RawConn.Read callback: the first call writes, later
 // calls come when the socket is readable.
