@@ -72,24 +72,14 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 	hosts := 0
 	pragmaNoCache, seenPragma := false, false
 	for p := eol + 2; ; {
-		e := strings.Index(s[p:], "\r\n")
-		if e < 0 {
+		key, v, next, end, ok := fieldLine(s, p)
+		if !ok {
 			return h, vals, false
 		}
-		if e == 0 {
+		if end {
 			break
 		}
-		line := s[p : p+e]
-		p += e + 2
-		colon := strings.IndexByte(line, ':')
-		if colon <= 0 || !validToken(line[:colon]) {
-			return h, vals, false // also a folded line (leading SP/HTAB)
-		}
-		v := trimOWS(line[colon+1:])
-		if !validFieldValue(v) {
-			return h, vals, false
-		}
-		key := http.CanonicalHeaderKey(line[:colon])
+		p = next
 		switch key {
 		case "Host":
 			hosts++
@@ -110,13 +100,7 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 				seenPragma, pragmaNoCache = true, v == "no-cache"
 			}
 		}
-		if old, dup := hdr[key]; dup {
-			hdr[key] = append(old[:len(old):len(old)], v)
-			continue
-		}
-		vals = append(vals, v)
-		n := len(vals)
-		hdr[key] = vals[n-1 : n : n]
+		vals = addField(hdr, key, v, vals)
 	}
 	if hosts != 1 || !httpguts.ValidHostHeader(h.host) {
 		return h, vals, false
@@ -126,6 +110,44 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 		hdr["Cache-Control"] = []string{"no-cache"}
 	}
 	return h, vals, true
+}
+
+// fieldLine reads the field line at s[p:]: its canonical name, its value
+// without surrounding whitespace, and where the next line starts. end is
+// true at the empty line that ends the head; ok is false for a line
+// outside the strict subset (no colon, a name that is not a token - which
+// includes a folded line -, a control character in the value).
+func fieldLine(s string, p int) (key, value string, next int, end, ok bool) {
+	e := strings.Index(s[p:], "\r\n")
+	if e < 0 {
+		return "", "", 0, false, false
+	}
+	if e == 0 {
+		return "", "", p + 2, true, true
+	}
+	line := s[p : p+e]
+	colon := strings.IndexByte(line, ':')
+	if colon <= 0 || !validToken(line[:colon]) {
+		return "", "", 0, false, false
+	}
+	v := trimOWS(line[colon+1:])
+	if !validFieldValue(v) {
+		return "", "", 0, false, false
+	}
+	return http.CanonicalHeaderKey(line[:colon]), v, p + e + 2, false, true
+}
+
+// addField appends v to hdr[key]; a first value gets a one-value slice
+// carved from vals (one backing array for the whole head).
+func addField(hdr http.Header, key, v string, vals []string) []string {
+	if old, dup := hdr[key]; dup {
+		hdr[key] = append(old[:len(old):len(old)], v)
+		return vals
+	}
+	vals = append(vals, v)
+	n := len(vals)
+	hdr[key] = vals[n-1 : n : n]
+	return vals
 }
 
 // setRequestURL fills u from an origin-form target as url.ParseRequestURI

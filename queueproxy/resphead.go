@@ -34,53 +34,27 @@ func parseRespHead(s string, dst http.Header, vals []string) (code int, length i
 	}
 	length = -1
 	for p := eol + 2; ; {
-		e := strings.Index(s[p:], "\r\n")
-		if e < 0 {
+		key, v, next, end, ok := fieldLine(s, p)
+		if !ok {
 			return fail()
 		}
-		if e == 0 {
+		if end {
 			break
 		}
-		line := s[p : p+e]
-		p += e + 2
-		colon := strings.IndexByte(line, ':')
-		if colon <= 0 || !validToken(line[:colon]) {
-			return fail()
-		}
-		v := trimOWS(line[colon+1:])
-		if !validFieldValue(v) {
-			return fail()
-		}
-		key := http.CanonicalHeaderKey(line[:colon])
+		p = next
 		switch key {
 		case "Content-Length":
-			if length >= 0 {
-				return fail()
-			}
-			var n int64
-			for i := 0; i < len(v); i++ {
-				if v[i] < '0' || v[i] > '9' || n > 1<<50 {
-					return fail()
-				}
-				n = n*10 + int64(v[i]-'0')
-			}
-			if v == "" {
+			n, ok := parseLength(v)
+			if !ok || length >= 0 {
 				return fail()
 			}
 			length = n
 		case "Connection", "Transfer-Encoding", "Trailer", "Upgrade":
 			return fail()
 		}
-		if isHopHeader(key) {
-			continue
+		if !isHopHeader(key) {
+			vals = addField(dst, key, v, vals)
 		}
-		if old, dup := dst[key]; dup {
-			dst[key] = append(old[:len(old):len(old)], v)
-			continue
-		}
-		vals = append(vals, v)
-		n := len(vals)
-		dst[key] = vals[n-1 : n : n]
 	}
 	if length < 0 {
 		return fail()
