@@ -37,11 +37,10 @@ func FuzzParseHead(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		end := headEnd([]byte(in))
-		if end <= 0 {
+		s, ok := completeHead(in)
+		if !ok {
 			return
 		}
-		s := in[:end]
 		hdr := http.Header{}
 		h, _, ok := parseHead(s, hdr, nil)
 		if !ok {
@@ -143,11 +142,10 @@ func FuzzParseRespHead(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		end := headEnd([]byte(in))
-		if end <= 0 {
+		s, ok := completeHead(in)
+		if !ok {
 			return
 		}
-		s := in[:end]
 		dst := http.Header{}
 		code, length, _, ok := parseRespHead(s, dst, nil)
 		if !ok {
@@ -180,4 +178,10 @@ func FuzzParseRespHead(f *testing.F) {
 			t.Fatalf("%q: fields %q, net/http %q", s, dst, want)
 		}
 	})
+}
+
+// completeHead is in's head through its empty line, if it has one.
+func completeHead(in string) (string, bool) {
+	end := headEnd([]byte(in))
+	return in[:max(end, 0)], end > 0
 }
