@@ -1,6 +1,7 @@
 package queueproxy
 
 import (
+	"bufio"
 	"net/http"
 	"net/url"
 	"strings"
@@ -196,4 +197,25 @@ func validFieldValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// peekHead waits until br holds a complete head (request or response)
+// and returns its length without consuming it; 0 means the head does not
+// fit in br's buffer or has a bare LF: net/http's to read.
+func peekHead(br *bufio.Reader) (int, error) {
+	if _, err := br.Peek(1); err != nil {
+		return 0, err
+	}
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		if e := headEnd(buf); e != 0 {
+			return max(e, 0), nil
+		}
+		if br.Buffered() >= br.Size() {
+			return 0, nil
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return 0, err
+		}
+	}
 }

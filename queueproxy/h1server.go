@@ -329,11 +329,11 @@ func (c *h1Conn) serve() {
 			return // closed while idle
 		}
 		c.since.Store(nanotime())
-		n, err := c.readHead()
+		n, err := peekHead(c.br)
 		if err != nil {
 			return
 		}
-		if n < 0 || !c.prepare(n) {
+		if n == 0 || !c.prepare(n) {
 			c.srv.untrack(c)
 			handedOff = c.srv.handoffs.give(&handoffConn{Conn: c.nc, r: c.br})
 			return
@@ -350,23 +350,6 @@ func (c *h1Conn) serve() {
 		}
 		if c.srv.closing.Load() {
 			return
-		}
-	}
-}
-
-// readHead waits for a complete request head; -1 means the head is not
-// one h1Server serves (too large, or a bare LF).
-func (c *h1Conn) readHead() (int, error) {
-	for {
-		buf, _ := c.br.Peek(c.br.Buffered())
-		if e := headEnd(buf); e != 0 {
-			return e, nil
-		}
-		if c.br.Buffered() >= c.br.Size() {
-			return -1, nil
-		}
-		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil {
-			return 0, err
 		}
 	}
 }

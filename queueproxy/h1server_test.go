@@ -349,6 +349,20 @@ func TestH1ShutdownHalfHead(t *testing.T) {
 	}
 }
 
+// A connection that never sends a request has the header timeout, not
+// the (much longer) idle timeout.
+func TestH1SilentConnection(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Second)
+	rc := dialRaw(t, addr)
+	start := time.Now()
+	if _, err := rc.br.ReadByte(); err != io.EOF {
+		t.Fatalf("not closed: %v", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("closed after %v", d)
+	}
+}
+
 // Idle connections are closed after the idle timeout, and a client that
 // never finishes its head after the header timeout.
 func TestH1Timeouts(t *testing.T) {
@@ -401,7 +415,54 @@ func TestH1QueuedClientGone(t *testing.T) {
 		if time.Since(left) > time.Second {
 			t.Fatalf("the waiter did not leave: depth %v", depth())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
+	}
+	// At once: the watch starts when the request queues, not at a sweep.
+	if d := time.Since(left); d >= sweepPeriod {
+		t.Errorf("the waiter left after %v, a sweep period or more", d)
+	}
+}
+
+// An app that sends bytes beyond its response (out of step, or trying to
+// smuggle a second response) does not get them read as the answer to the
+// next request: the connection is not reused.
+func TestAppExtraBytesNotReused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if req.URL.Path == "/smuggle" {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"+
+							"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nEVIL!!")
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine")
+				}
+			}()
+		}
+	}()
+	q := startQP(t, testEnv(ln.Addr().(*net.TCPAddr).Port, "SERVING_READINESS_PROBE", `{"tcpSocket":{},"periodSeconds":1}`))
+	waitReady(t, q)
+	if code, body := get(t, nil, q.url(q.HTTP, "/smuggle")); code != 200 || body != "ok" {
+		t.Fatalf("first: %d %q", code, body)
+	}
+	if code, body := get(t, nil, q.url(q.HTTP, "/next")); code != 200 || body != "fine" {
+		t.Fatalf("next request got %d %q", code, body)
 	}
 }
 
@@ -418,5 +479,54 @@ func TestLargeRequestHeadToApp(t *testing.T) {
 		if code, body := get(t, nil, q.url(q.HTTP, "/"), "X-Big", big); code != 200 || body != strconv.Itoa(len(big)) {
 			t.Fatalf("%d %q", code, body)
 		}
+	}
+}
+
+// With no sweep to fall back on, a queued request still notices its
+// client going away: the watch starts when it queues.
+func TestH1QueuedClientGoneWithoutSweep(t *testing.T) {
+	env, err := LoadEnv(testEnv(startApp(t), "CONTAINER_CONCURRENCY", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := NewBreaker(1)
+	p := NewProber(env.ReadinessProbe, nil)
+	p.set(true)
+	deps := handlerDeps{env: env, breaker: br, stats: NewRequestStats(time.Now()),
+		metrics: NewMetrics(env, MetricsOptions{}), drainer: NewDrainer(time.Second), prober: p,
+		tracker: newHijackTracker(), timeouts: Timeouts{Overall: time.Minute}}
+	h := buildHandler(deps, newAppTransport(1, false))
+	h.sweep.running.Store(true) // no sweep will ever run
+	s := newH1Server(h, &http.Server{Handler: h}, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	addr := ln.Addr().String()
+
+	go func() {
+		if resp, err := http.Get("http://" + addr + "/?sleep=3000"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitInFlight := func(n int64) time.Duration {
+		start := time.Now()
+		for br.InFlight() != n {
+			if time.Since(start) > 2*time.Second {
+				t.Fatalf("in flight %d, want %d", br.InFlight(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	waitInFlight(1)
+	rc := dialRaw(t, addr)
+	rc.send("GET /?sleep=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitInFlight(2)
+	rc.c.Close()
+	if d := waitInFlight(1); d > time.Second {
+		t.Errorf("the waiter left after %v", d)
 	}
 }

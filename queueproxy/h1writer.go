@@ -1,6 +1,7 @@
 package queueproxy
 
 import (
+	"bufio"
 	"net/http"
 	"strconv"
 	"strings"
@@ -186,10 +187,7 @@ func (w *h1Writer) writeFields(hdr http.Header, strip bool) {
 
 // writeFieldValue writes v with CR and LF turned into spaces, so that no
 // value can start a field or a response of its own.
-func writeFieldValue(bw interface {
-	WriteString(string) (int, error)
-	WriteByte(byte) error
-}, v string) {
+func writeFieldValue(bw *bufio.Writer, v string) {
 	for {
 		i := strings.IndexAny(v, "\r\n")
 		if i < 0 {

@@ -1,7 +1,6 @@
 package queueproxy
 
 import (
-	"bufio"
 	"net/http"
 	"strings"
 )
@@ -60,24 +59,4 @@ func parseRespHead(s string, dst http.Header, vals []string) (code int, length i
 		return fail()
 	}
 	return code, length, vals, true
-}
-
-// peekHead waits until br holds a complete head and returns its length;
-// 0 means the head does not fit in br's buffer or has a bare LF.
-func peekHead(br *bufio.Reader) (int, error) {
-	if _, err := br.Peek(1); err != nil {
-		return 0, err
-	}
-	for {
-		buf, _ := br.Peek(br.Buffered())
-		if e := headEnd(buf); e != 0 {
-			return max(e, 0), nil
-		}
-		if br.Buffered() >= br.Size() {
-			return 0, nil
-		}
-		if _, err := br.Peek(br.Buffered() + 1); err != nil {
-			return 0, err
-		}
-	}
 }
