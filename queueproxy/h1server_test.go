@@ -427,36 +427,14 @@ func TestH1QueuedClientGone(t *testing.T) {
 // smuggle a second response) does not get them read as the answer to the
 // next request: the connection is not reused.
 func TestAppExtraBytesNotReused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					if req.URL.Path == "/smuggle" {
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"+
-							"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nEVIL!!")
-						continue
-					}
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine")
-				}
-			}()
+	port := rawAppFunc(t, func(req *http.Request, _ []byte) string {
+		if req.URL.Path == "/smuggle" {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" +
+				"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nEVIL!!"
 		}
-	}()
-	q := startQP(t, testEnv(ln.Addr().(*net.TCPAddr).Port, "SERVING_READINESS_PROBE", `{"tcpSocket":{},"periodSeconds":1}`))
+		return "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine"
+	})
+	q := startQP(t, testEnv(port, "SERVING_READINESS_PROBE", `{"tcpSocket":{},"periodSeconds":1}`))
 	waitReady(t, q)
 	if code, body := get(t, nil, q.url(q.HTTP, "/smuggle")); code != 200 || body != "ok" {
 		t.Fatalf("first: %d %q", code, body)

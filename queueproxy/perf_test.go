@@ -15,6 +15,15 @@ import (
 // rawApp accepts connections and hands each request's first Read to got,
 // answering every request with a fixed small response.
 func rawApp(t *testing.T, got chan<- []byte) int {
+	return rawAppFunc(t, func(_ *http.Request, first []byte) string {
+		got <- first
+		return "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
+	})
+}
+
+// rawAppFunc accepts connections and writes, for each request, the bytes
+// answer returns, as they are; first is the request's first Read.
+func rawAppFunc(t *testing.T, answer func(req *http.Request, first []byte) string) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,8 +52,7 @@ func rawApp(t *testing.T, got chan<- []byte) int {
 						return
 					}
 					io.Copy(io.Discard, req.Body)
-					got <- first
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+					io.WriteString(c, answer(req, first))
 				}
 			}()
 		}
