@@ -107,7 +107,8 @@ func up(ctx context.Context, f upFlags) error {
 	}
 	defer trc.shutdown()
 
-	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: trc.qpEnv})
+	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: trc.qpEnv,
+		Lookup: controller.StoreLookup{Store: st}})
 	if err != nil {
 		return err
 	}
