@@ -28,6 +28,11 @@ type Env struct {
 	ReadinessProbe Probe // SERVING_READINESS_PROBE, default a TCP probe of USER_PORT
 
 	AppPID int // GANTRY_APP_PID: the app's process, for resource metrics; 0 = discover
+	// AppCgroup (GANTRY_APP_CGROUP) names the app container's cgroup
+	// directories, ':'-separated (v1: cpuacct and memory; v2: one); when
+	// set, the app's CPU and memory come from there, not from a process.
+	// "none": the app's resources cannot be read here.
+	AppCgroup string
 }
 
 const defaultRevisionTimeout = 300 * time.Second
@@ -71,6 +76,7 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	if e.AppPID, err = envInt(getenv, "GANTRY_APP_PID", 0, 0, 1<<31-1); err != nil {
 		return e, err
 	}
+	e.AppCgroup = getenv("GANTRY_APP_CGROUP")
 	if e.ReadinessProbe, err = parseProbe(getenv("SERVING_READINESS_PROBE"), e.UserPort); err != nil {
 		return e, fmt.Errorf("SERVING_READINESS_PROBE: %w", err)
 	}

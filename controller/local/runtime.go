@@ -218,6 +218,9 @@ func (r *Runtime) Retain(keep map[string]bool) {
 	}
 	r.mu.Unlock()
 	r.stopAll(stop)
+	if f, ok := r.opts.Backend.(interface{ Forget(map[string]bool) }); ok {
+		f.Forget(keep)
+	}
 }
 
 // Observe reports a revision's instances to the reconciler.
