@@ -22,6 +22,7 @@ func commands() []command {
 		{"apply", "apply Knative Service/Route/DomainMapping/ConfigMap YAML (-f FILE|-)", runApply},
 		{"get", "list or show services, configurations, revisions, routes, domainmappings", runGet},
 		{"delete", "delete an object: gantry delete KIND NAME [-n NS]", runDelete},
+		{"logs", "print a revision's container logs: gantry logs REVISION [-n NS] [-f] [--instance ID]", runLogs},
 		{"queue-proxy", "the per-instance sidecar; configured like Knative's, by environment", runQueueProxy},
 		{"controller", "the Kubernetes controller, autoscaler and gateway (controller translate -f FILE: Knative YAML → serving.gantry.dev)", runController},
 		{"scale", "scale simulate: replay a concurrency trace through the KPA decider", runScale},

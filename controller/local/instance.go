@@ -227,7 +227,8 @@ func (in *instance) runOnce(ctx context.Context) error {
 	// Probe until ready, then keep probing so an app that stops answering
 	// leaves the endpoints, as a Kubernetes readiness probe would.
 	interval, failures := 50*time.Millisecond, 0
-	deadline := time.Now().Add(in.rt.opts.ProgressDeadline)
+	progressDeadline := in.progressDeadline()
+	deadline := time.Now().Add(progressDeadline)
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
@@ -266,7 +267,7 @@ func (in *instance) runOnce(ctx context.Context) error {
 			}
 		case !in.everReadyNow() && time.Now().After(deadline):
 			stopBoth()
-			msg := fmt.Sprintf("instance did not become ready within %s", in.rt.opts.ProgressDeadline)
+			msg := fmt.Sprintf("instance did not become ready within %s", progressDeadline)
 			in.setFailed("ProgressDeadlineExceeded", msg+lastLine(in.logPath))
 			return errors.New(msg)
 		}
@@ -298,6 +299,17 @@ func terminationGrace(rev *api.Revision) time.Duration {
 		return min(time.Duration(*g)*time.Second, 30*time.Second)
 	}
 	return 5 * time.Second
+}
+
+// progressDeadline is the revision's serving.knative.dev/progress-deadline,
+// else the runtime's.
+func (in *instance) progressDeadline() time.Duration {
+	if v := in.rev.Annotations[api.AnnotationProgressDeadline]; v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+	}
+	return in.rt.opts.ProgressDeadline
 }
 
 func (in *instance) everReadyNow() bool {
