@@ -8,6 +8,7 @@ package process
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -148,6 +149,10 @@ func (b *Backend) Start(_ context.Context, s runtime.Spec) (runtime.App, error) 
 		return nil, &runtime.Error{Reason: "VolumeMountFailed", Permanent: true, Message: err.Error(), Err: err}
 	}
 	cmd, err := startProcess(l.command(argv), podspec.EnvMap(c.Env), l.dir, s.LogPath, l.attr)
+	if err != nil && l.spec != nil && errors.Is(err, syscall.EPERM) {
+		return nil, &runtime.Error{Reason: "VolumeMountUnsupported", Permanent: true, Err: err, Message: fmt.Sprintf(
+			"process runtime: cannot create a mount namespace for the volumes (%v): gantry up runs as root but without CAP_SYS_ADMIN (in a container?); the files are at %s; use the docker runtime, which mounts them", err, s.VolumeDir)}
+	}
 	if err != nil {
 		return nil, &runtime.Error{Reason: "ExecFailed", Message: fmt.Sprintf("cannot start %q: %v", argv[0], err), Err: err}
 	}
