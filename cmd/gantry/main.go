@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gantry-dev/gantry/controller/runtime/process"
 )
 
 type command struct {
@@ -43,6 +45,11 @@ func main() {
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)
+	}
+	// Hidden: the process runtime's mount-and-exec step, before any signal
+	// handling, since it execs the app.
+	if os.Args[1] == process.MountExecCommand {
+		os.Exit(process.MountExec(os.Args[2:]))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

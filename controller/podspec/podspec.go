@@ -28,6 +28,7 @@ type Lookup interface {
 type Pod struct {
 	Name      string // the instance name (metadata.name)
 	Namespace string
+	UID       string // metadata.uid; fieldRef to it fails while empty
 	IP        string // status.podIP; 127.0.0.1 on one machine
 	NodeName  string // spec.nodeName
 	Labels    map[string]string

@@ -1,7 +1,6 @@
 package podspec
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -69,7 +68,7 @@ func Resolve(rev *api.Revision, port int, pod Pod, lk Lookup) (*Container, error
 	for _, a := range c.Args {
 		out.Args = append(out.Args, Expand(a, m))
 	}
-	if err := resolveVolumes(rev, c, out, lk); err != nil {
+	if err := resolveVolumes(rev, c, out, pod, lk); err != nil {
 		return nil, err
 	}
 	resolveSecurity(rev, c, out)
@@ -145,27 +144,4 @@ func EnvMap(env []EnvVar) map[string]string {
 		m[e.Name] = e.Value
 	}
 	return m
-}
-
-// resolveEnv applies envFrom then env, in order, expanding $(VAR) in values
-// from the variables before them.
-func resolveEnv(rev *api.Revision, c *corev1.Container, pod Pod, lk Lookup) ([]EnvVar, error) {
-	var env []EnvVar
-	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			// TODO(podspec): secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef.
-			return nil, &Error{Reason: "CreateContainerConfigError", Message: fmt.Sprintf("env %s: valueFrom is not supported yet", e.Name)}
-		}
-		env = setEnv(env, e.Name, Expand(e.Value, EnvMap(env)))
-	}
-	return env, nil
-}
-
-// resolveVolumes fills out.Volumes and out.Mounts.
-func resolveVolumes(rev *api.Revision, c *corev1.Container, out *Container, lk Lookup) error {
-	if len(c.VolumeMounts) > 0 {
-		// TODO(podspec): secret, configMap, projected, emptyDir.
-		return &Error{Reason: "CreateContainerConfigError", Message: "volumes are not supported yet"}
-	}
-	return nil
 }

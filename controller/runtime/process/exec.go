@@ -27,15 +27,22 @@ func FreePort() (int, error) {
 // gets its own process group (so it and its children are stopped together)
 // and is killed by the kernel if gantry itself dies.
 func StartProcess(path string, args []string, env map[string]string, dir, logPath string) (*exec.Cmd, error) {
+	return startProcess(append([]string{path}, args...), env, dir, logPath, func(*syscall.SysProcAttr) {})
+}
+
+// startProcess is StartProcess with attr adjusting the child's attributes
+// (user, namespaces).
+func startProcess(argv []string, env map[string]string, dir, logPath string, attr func(*syscall.SysProcAttr)) (*exec.Cmd, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", logPath, err)
 	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = mergeEnv(os.Environ(), env)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	attr(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
