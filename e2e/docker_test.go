@@ -112,6 +112,17 @@ func TestDockerContainerContract(t *testing.T) {
 	d.buildImage(t, img, "1")
 	d.push(t, img, "", "")
 	s := startStack(t, "", "--runtime", "docker")
+	s.mustGantry(`apiVersion: v1
+kind: Secret
+metadata: {name: db, namespace: default}
+type: Opaque
+stringData: {password: s3cret, user: admin}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config, namespace: default}
+data: {LOG_LEVEL: debug, app.conf: "mode=prod"}
+`, "apply", "-f", "-")
 
 	container := `command: ["/app"]
 args: ["--greeting", "$(TARGET)", "$(PORT)", "$$(TARGET)"]
@@ -120,11 +131,27 @@ ports: [{containerPort: 9000}]
 env:
   - {name: TARGET, value: contract}
   - {name: DERIVED, value: "x-$(TARGET)-y"}
+  - name: DB_PASSWORD
+    valueFrom: {secretKeyRef: {name: db, key: password}}
+  - name: POD_NAME
+    valueFrom: {fieldRef: {fieldPath: metadata.name}}
+  - name: MEM_LIMIT_MI
+    valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
+envFrom:
+  - configMapRef: {name: app-config}
+volumeMounts:
+  - {name: secret, mountPath: /etc/secret}
+  - {name: conf, mountPath: /etc/app}
+  - {name: cache, mountPath: /cache}
 securityContext: {runAsUser: 1234, runAsGroup: 5678, readOnlyRootFilesystem: true}
 resources:
   limits: {cpu: 500m, memory: 64Mi}
   requests: {cpu: 250m, memory: 32Mi}`
-	s.mustGantry(svcYAML("contract", img, container, "", ""), "apply", "-f", "-")
+	volumes := `volumes:
+  - {name: secret, secret: {secretName: db}}
+  - {name: conf, configMap: {name: app-config, items: [{key: app.conf, path: app.conf}]}}
+  - {name: cache, emptyDir: {}}`
+	s.mustGantry(svcYAML("contract", img, container, volumes, ""), "apply", "-f", "-")
 	s.waitServing("contract.default.localhost", "Hello contract!")
 
 	get := func(path string) (int, string) {
@@ -152,10 +179,29 @@ resources:
 	var env []string
 	_, body = get("/env")
 	json.Unmarshal([]byte(body), &env)
-	for _, want := range []string{"PORT=9000", "K_REVISION=contract-00001", "K_SERVICE=contract", "K_CONFIGURATION=contract", "DERIVED=x-contract-y"} {
+	for _, want := range []string{"PORT=9000", "K_REVISION=contract-00001", "K_SERVICE=contract", "K_CONFIGURATION=contract",
+		"DERIVED=x-contract-y", "DB_PASSWORD=s3cret", "LOG_LEVEL=debug", "MEM_LIMIT_MI=64"} {
 		if !contains(env, want) {
 			t.Errorf("env lacks %s: %v", want, env)
 		}
+	}
+	if !containsPrefix(env, "POD_NAME=contract-00001-") {
+		t.Errorf("env lacks POD_NAME=<instance>: %v", env)
+	}
+	for path, want := range map[string]string{"/etc/secret/password": "s3cret", "/etc/secret/user": "admin", "/etc/app/app.conf": "mode=prod"} {
+		if code, body := get("/file?path=" + path); code != 200 || body != want {
+			t.Errorf("%s: %d %q, want %q", path, code, body, want)
+		}
+	}
+	if code, body := get("/write?path=/etc/secret/new"); code != 405 {
+		t.Errorf("secret volume writable: %d %q", code, body)
+	}
+	if code, body := get("/write?path=/cache/x"); code != 200 {
+		t.Errorf("emptyDir not writable (as uid 1234 on a read-only root): %d %q", code, body)
+	}
+	// gantry get never prints a secret's values.
+	if out := s.mustGantry("", "get", "secrets", "db", "-o", "yaml"); strings.Contains(out, "s3cret") || strings.Contains(out, "czNjcmV0") {
+		t.Errorf("get secrets printed the value:\n%s", out)
 	}
 	cs := d.containers(t, s.stateDir)
 	if len(cs) != 1 {
@@ -168,6 +214,15 @@ resources:
 	if hc.OomScoreAdj < 0 {
 		t.Errorf("OOM score adjustment %d: never ask for a negative one", hc.OomScoreAdj)
 	}
+}
+
+func containsPrefix(list []string, p string) bool {
+	for _, x := range list {
+		if strings.HasPrefix(x, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -17,7 +17,7 @@ import (
 )
 
 // chooseBackend picks how revisions run (--runtime) and says why, once.
-func chooseBackend(ctx context.Context, mode, stateDir string, lookup podspec.Lookup, deployment func() api.DeploymentConfig, log *slog.Logger) (runtime.Backend, error) {
+func chooseBackend(ctx context.Context, mode string, publish bool, stateDir string, lookup podspec.Lookup, deployment func() api.DeploymentConfig, log *slog.Logger) (runtime.Backend, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the gantry binary: %w", err)
@@ -34,7 +34,7 @@ func chooseBackend(ctx context.Context, mode, stateDir string, lookup podspec.Lo
 	default:
 		return nil, fmt.Errorf("--runtime %q: want auto, docker or process", mode)
 	}
-	b, err := docker.New(ctx, docker.Options{StateDir: abs, Binary: exe, Logger: log, Lookup: lookup, Deployment: deployment}, 2*time.Second)
+	b, err := docker.New(ctx, docker.Options{StateDir: abs, Binary: exe, Logger: log, Lookup: lookup, Deployment: deployment, Publish: publish}, 2*time.Second)
 	if err != nil {
 		if mode == "docker" {
 			if errors.Is(err, docker.ErrNoEngine) {
@@ -45,7 +45,8 @@ func chooseBackend(ctx context.Context, mode, stateDir string, lookup podspec.Lo
 		log.Info("revisions run as host processes", "runtime", "process", "reason", "no Docker Engine API answers at "+docker.Host(""))
 		return &process.Backend{Binary: exe}, nil
 	}
-	log.Info("revisions run as containers", "runtime", "docker", "engine", b.Engine, "api", b.APIVersion, "host", docker.Host(""))
+	log.Info("revisions run as containers", "runtime", "docker", "engine", b.Engine, "api", b.APIVersion, "host", docker.Host(""),
+		"hop", b.Hop())
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := b.Cleanup(cctx); err != nil {

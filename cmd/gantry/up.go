@@ -34,6 +34,7 @@ type upFlags struct {
 	traceSampling                                         float64 // tracing.go; negative: not set
 	authToken, grafanaURL                                 string
 	runtime                                               string
+	dockerPublish                                         bool
 }
 
 func runUp(ctx context.Context, args []string) error {
@@ -52,6 +53,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.alertFor, "alert-for", 0, "how long the 5xx ratio must stay above the threshold (default 5m; negative: at once)")
 	fs.StringVar(&f.alertWebhook, "alert-webhook", "", "Alertmanager or webhook URL to send firing alerts to (Alertmanager v2 JSON)")
 	fs.StringVar(&f.runtime, "runtime", "auto", "how revisions run: docker (containers through the Docker Engine API at $DOCKER_HOST), process (host processes), or auto (docker when an engine answers, else process)")
+	fs.BoolVar(&f.dockerPublish, "docker-publish", false, "docker runtime: publish each container's port on 127.0.0.1 instead of reaching it at its bridge IP (the default where the bridge routes from this host)")
 	fs.BoolVar(&f.demo, "demo", false, "also deploy the sample app with two revisions and light traffic")
 	fs.StringVar(&f.authToken, "auth-token", os.Getenv(ui.TokenEnv), "token the UI and API require (needed for a non-loopback --ui-addr; default $"+ui.TokenEnv+")")
 	fs.StringVar(&f.grafanaURL, "grafana-url", "", "Grafana base URL, for links from alerts to dashboard panels")
@@ -111,7 +113,7 @@ func up(ctx context.Context, f upFlags) error {
 
 	lookup := controller.StoreLookup{Store: st}
 	var ctl *controller.Controller
-	backend, err := chooseBackend(ctx, f.runtime, f.stateDir, lookup, func() api.DeploymentConfig { return ctl.Config().Deployment },
+	backend, err := chooseBackend(ctx, f.runtime, f.dockerPublish, f.stateDir, lookup, func() api.DeploymentConfig { return ctl.Config().Deployment },
 		log.With("component", "runtime"))
 	if err != nil {
 		return err

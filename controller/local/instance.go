@@ -189,14 +189,16 @@ func (in *instance) runOnce(ctx context.Context) error {
 	if err != nil {
 		return in.startFailed(ctx, err, "StartFailed")
 	}
-	_, appPortStr, _ := net.SplitHostPort(app.Addr())
+	appHost, appPortStr, _ := net.SplitHostPort(app.Addr())
 	appPort, _ := strconv.Atoi(appPortStr)
+	qpEnv := in.queueProxyEnv(appPort, c, app.ResourceEnv())
+	qpEnv["USER_HOST"] = appHost
 
 	portsFile := filepath.Join(filepath.Dir(in.logPath), in.name+".ports.json")
 	os.Remove(portsFile)
 	qpArgs := []string{"queue-proxy", "--http-port=0", "--h2c-port=0", "--admin-port=0", "--stats-port=0", "--metrics-port=0",
 		"--ports-file=" + portsFile, "--drain-quiet-period=" + in.rt.opts.DrainQuietPeriod.String()}
-	qp, err := process.StartProcess(in.rt.opts.Binary, qpArgs, in.queueProxyEnv(appPort, c, app.ResourceEnv()), "", in.qpLog)
+	qp, err := process.StartProcess(in.rt.opts.Binary, qpArgs, qpEnv, "", in.qpLog)
 	if err != nil {
 		app.Stop(time.Second)
 		in.setFailed("QueueProxyFailed", fmt.Sprintf("cannot start queue-proxy: %v", err))

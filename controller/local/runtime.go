@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/controller/runtime"
 	"github.com/gantry-dev/gantry/controller/runtime/process"
 	"github.com/gantry-dev/gantry/gateway"
+	"github.com/google/uuid"
 )
 
 // Options configures the runtime.
@@ -123,7 +124,7 @@ func (r *Runtime) pod(instance string, rev *api.Revision) podspec.Pod {
 		labels[k] = v
 	}
 	labels[api.LabelRevision] = rev.Name
-	return podspec.Pod{Name: instance, Namespace: rev.Namespace, IP: "127.0.0.1", NodeName: host,
+	return podspec.Pod{Name: instance, Namespace: rev.Namespace, UID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(r.opts.StateDir+"/"+instance)).String(), IP: "127.0.0.1", NodeName: host,
 		Labels: labels, Annotations: rev.Annotations, ServiceAccountName: rev.Spec.ServiceAccountName,
 		NodeMilliCPU: int64(goruntime.NumCPU()) * 1000, NodeMemoryBytes: nodeMemory()}
 }

@@ -70,7 +70,8 @@ type Spec struct {
 
 // App is a started app.
 type App interface {
-	// Addr is the host:port on 127.0.0.1 where the app's $PORT is reached.
+	// Addr is the host:port where the app's $PORT is reached from this
+	// host: 127.0.0.1, or a container's bridge IP.
 	Addr() string
 	// Done is closed when the app has exited.
 	Done() <-chan struct{}

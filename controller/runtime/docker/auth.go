@@ -133,7 +133,6 @@ func (c configDirKeychain) Resolve(r authn.Resource) (authn.Authenticator, error
 	return authsKeychain(cfg.Auths).Resolve(r)
 }
 
-
 func readDockerConfig(dir string) (dockerConfig, error) {
 	var cfg dockerConfig
 	b, err := os.ReadFile(filepath.Join(dir, "config.json"))

@@ -50,7 +50,11 @@ func (b *Backend) Start(ctx context.Context, s runtime.Spec) (runtime.App, error
 		return nil, engineError(err)
 	}
 	a.pid = ins.Container.State.Pid
-	a.addr, err = publishedAddr(ins.Container.NetworkSettings, c.Port)
+	if b.direct {
+		a.addr, err = bridgeAddr(ins.Container.NetworkSettings, c.Port)
+	} else {
+		a.addr, err = publishedAddr(ins.Container.NetworkSettings, c.Port)
+	}
 	if err != nil {
 		b.remove(created.ID)
 		return nil, &runtime.Error{Reason: "RunContainerError", Err: err, Message: err.Error()}
@@ -97,11 +101,13 @@ func (b *Backend) containerConfig(s runtime.Spec) (*container.Config, *container
 		}
 	}
 	host := &container.HostConfig{
-		PortBindings:   network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: ""}}},
 		ReadonlyRootfs: c.ReadOnlyRootFilesystem,
 		// The supervisor restarts, with back-off, and records why.
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
+	}
+	if !b.direct {
+		host.PortBindings = network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: ""}}}
 	}
 	// Limits as the kubelet sets them: a CFS quota and a memory limit with
 	// no swap; requests become CPU shares and a memory reservation.
@@ -141,6 +147,16 @@ func (b *Backend) containerConfig(s runtime.Spec) (*container.Config, *container
 		host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Path, ReadOnly: m.ReadOnly})
 	}
 	return cfg, host, nil
+}
+
+// bridgeAddr is the container's address on the default bridge.
+func bridgeAddr(ns *container.NetworkSettings, port int) (string, error) {
+	if ns != nil {
+		if ep := ns.Networks["bridge"]; ep != nil && ep.IPAddress.IsValid() {
+			return net.JoinHostPort(ep.IPAddress.String(), strconv.Itoa(port)), nil
+		}
+	}
+	return "", fmt.Errorf("the container has no address on the bridge network")
 }
 
 // publishedAddr is the 127.0.0.1 address the engine published port on.
@@ -198,6 +214,13 @@ func (a *app) Exit() runtime.Exit {
 // waitExit records how the container ended, OOM kills included.
 func (a *app) waitExit(w client.ContainerWaitResult) {
 	defer close(a.done)
+	// The app's last words reach its log file before its exit is reported.
+	defer func() {
+		select {
+		case <-a.logsDone:
+		case <-time.After(2 * time.Second):
+		}
+	}()
 	var code int64 = -1
 	select {
 	case r := <-w.Result:

@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -57,6 +59,9 @@ type Options struct {
 	// default: ~/.docker/config.json (or $DOCKER_CONFIG) and the revision's
 	// imagePullSecrets.
 	DockerConfigDir string
+	// Publish always publishes the app's port on 127.0.0.1 instead of
+	// reaching it at its bridge IP (for comparing the two hops).
+	Publish bool
 }
 
 // Backend runs apps as containers.
@@ -68,6 +73,12 @@ type Backend struct {
 	APIVersion string
 	// Engine names the engine ("Docker Engine 20.10.24", "Podman Engine 4.3.1").
 	Engine string
+
+	// direct: the bridge's gateway is an address of this host, so the
+	// queue-proxy reaches a container at its bridge IP and nothing is
+	// published (Docker and rootful Podman on Linux). Otherwise (rootless
+	// Podman, an engine in a VM) the port is published on 127.0.0.1.
+	direct bool
 
 	mu       sync.Mutex
 	prepared map[string]*prepareCall // by revision key and image
@@ -115,8 +126,44 @@ func New(ctx context.Context, o Options, timeout time.Duration) (*Backend, error
 			engine = "Podman Engine " + c.Version
 		}
 	}
-	return &Backend{o: o, log: o.Logger, cli: cli, APIVersion: cli.ClientVersion(), Engine: engine,
-		prepared: map[string]*prepareCall{}}, nil
+	b := &Backend{o: o, log: o.Logger, cli: cli, APIVersion: cli.ClientVersion(), Engine: engine,
+		prepared: map[string]*prepareCall{}}
+	b.direct = !o.Publish && b.bridgeIsLocal(pctx)
+	return b, nil
+}
+
+// Hop says how the queue-proxy reaches a container.
+func (b *Backend) Hop() string {
+	if b.direct {
+		return "bridge"
+	}
+	return "published 127.0.0.1 port"
+}
+
+// bridgeIsLocal reports whether this host has an address on the default
+// bridge's subnet (its gateway), so that container IPs route from here.
+func (b *Backend) bridgeIsLocal(ctx context.Context) bool {
+	n, err := b.cli.NetworkInspect(ctx, "bridge", client.NetworkInspectOptions{})
+	if err != nil {
+		return false
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, c := range n.Network.IPAM.Config {
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if ok && c.Subnet.IsValid() && c.Subnet.Contains(ip.Unmap()) && !ip.IsLoopback() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Host is the Engine API address gantry uses: h, else $DOCKER_HOST, else the
