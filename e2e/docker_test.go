@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestDockerUserImage is the Docker runtime's acceptance: a Knative Service
@@ -382,5 +385,93 @@ startupProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}`, "", ""), "app
 	})
 	if !strings.Contains(s.log.String(), "liveness probe failed") {
 		t.Errorf("gantry up did not log the liveness failure")
+	}
+}
+
+// authRegistry runs a registry on 127.0.0.1 that wants user:password
+// (htpasswd), for as long as the test runs; it returns its host:port.
+func authRegistry(t *testing.T, user, password string) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Fatalf("docker-registry (Debian docker-registry) is needed: %v", err)
+	}
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf(`version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: %s/data}}
+http: {addr: %s}
+auth: {htpasswd: {realm: gantry-e2e, path: %s/htpasswd}}
+`, dir, addr, dir)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, 10*time.Second, "the auth registry", func() bool {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	})
+	return addr
+}
+
+// TestDockerRegistryCredentials: credentials come from imagePullSecrets
+// (kubernetes.io/dockerconfigjson Secrets applied with gantry apply) and
+// from the Docker config file; wrong ones are a clear reason.
+func TestDockerRegistryCredentials(t *testing.T) {
+	d := requireDocker(t)
+	reg := authRegistry(t, "gantry", "letmein")
+	img := reg + "/gantry-e2e/private:v1"
+	d.buildImage(t, img, "1")
+	d.push(t, img, "gantry", "letmein")
+	d.removeImage(t, img)
+
+	// The Docker config file of the user running gantry up.
+	cfgDir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("gantry:letmein"))
+	os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"auths":{"`+reg+`":{"auth":"`+auth+`"}}}`), 0o600)
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	s := startStack(t, "", "--runtime", "docker")
+	s.mustGantry(svcYAML("fromconfig", img, "", "", ""), "apply", "-f", "-")
+	s.waitServing("fromconfig.default.localhost", "Hello")
+	s.stop()
+	d.removeImage(t, img)
+
+	// No config file: an imagePullSecret, and a wrong one.
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	s = startStack(t, "", "--runtime", "docker")
+	secret := func(name, password string) string {
+		cfg := fmt.Sprintf(`{"auths":{%q:{"username":"gantry","password":%q}}}`, reg, password)
+		return fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: default}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '%s'\n", name, cfg)
+	}
+	s.mustGantry(secret("regcred", "letmein")+"---\n"+secret("badcred", "wrong"), "apply", "-f", "-")
+	s.mustGantry(svcYAML("withsecret", img, "", "imagePullSecrets: [{name: regcred}]", ""), "apply", "-f", "-")
+	s.mustGantry(svcYAML("badsecret", img+"x", "", "imagePullSecrets: [{name: badcred}]", ""), "apply", "-f", "-")
+	s.mustGantry(svcYAML("nosecret", img+"y", "", "", ""), "apply", "-f", "-")
+	s.waitServing("withsecret.default.localhost", "Hello")
+	for _, rev := range []string{"badsecret-00001", "nosecret-00001"} {
+		if m := s.waitRevisionReason(rev, "ContainerMissing", 60*time.Second); !strings.Contains(m, "unauthorized") {
+			t.Errorf("%s: %q, want it to say unauthorized", rev, m)
+		}
+	}
+	if out := s.mustGantry("", "get", "secrets", "regcred", "-o", "json"); strings.Contains(out, "letmein") {
+		t.Errorf("get secrets printed the registry password:\n%s", out)
 	}
 }
