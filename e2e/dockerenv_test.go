@@ -30,7 +30,7 @@ type dockerEnv struct {
 
 // requireDocker returns the engine, or skips the test where none was
 // started (a failure under GANTRY_REQUIRE_DOCKER=1, as test.sh sets).
-func requireDocker(t *testing.T) *dockerEnv {
+func requireDocker(t testing.TB) *dockerEnv {
 	t.Helper()
 	reg := os.Getenv("GANTRY_TEST_REGISTRY")
 	if os.Getenv("DOCKER_HOST") == "" || reg == "" {
@@ -56,7 +56,7 @@ var testImageBin = map[string]string{}
 var testImageMu sync.Mutex
 
 // testImageBinary builds e2e/testimage static, once per version.
-func testImageBinary(t *testing.T, version string) string {
+func testImageBinary(t testing.TB, version string) string {
 	t.Helper()
 	testImageMu.Lock()
 	defer testImageMu.Unlock()
@@ -78,7 +78,7 @@ func testImageBinary(t *testing.T, version string) string {
 }
 
 // buildImage builds the test app, FROM scratch, as tag.
-func (d *dockerEnv) buildImage(t *testing.T, tag, version string) {
+func (d *dockerEnv) buildImage(t testing.TB, tag, version string) {
 	t.Helper()
 	bin := testImageBinary(t, version)
 	var buf bytes.Buffer
@@ -107,7 +107,7 @@ func (d *dockerEnv) buildImage(t *testing.T, tag, version string) {
 }
 
 // push pushes tag to its registry with the given credentials (empty: none).
-func (d *dockerEnv) push(t *testing.T, tag, user, password string) {
+func (d *dockerEnv) push(t testing.TB, tag, user, password string) {
 	t.Helper()
 	auth, _ := authconfig.Encode(registry.AuthConfig{Username: user, Password: password})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -128,7 +128,7 @@ func (d *dockerEnv) push(t *testing.T, tag, user, password string) {
 }
 
 // removeImage removes tag from the engine, so the next use pulls it.
-func (d *dockerEnv) removeImage(t *testing.T, tag string) {
+func (d *dockerEnv) removeImage(t testing.TB, tag string) {
 	t.Helper()
 	if _, err := d.cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true}); err != nil && !strings.Contains(err.Error(), "No such image") {
 		t.Fatalf("remove image %s: %v", tag, err)
@@ -136,7 +136,7 @@ func (d *dockerEnv) removeImage(t *testing.T, tag string) {
 }
 
 // containers lists the containers gantry made for stateDir.
-func (d *dockerEnv) containers(t *testing.T, stateDir string) []container.Summary {
+func (d *dockerEnv) containers(t testing.TB, stateDir string) []container.Summary {
 	t.Helper()
 	abs, _ := filepath.Abs(stateDir)
 	res, err := d.cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
@@ -147,7 +147,7 @@ func (d *dockerEnv) containers(t *testing.T, stateDir string) []container.Summar
 	return res.Items
 }
 
-func (d *dockerEnv) inspect(t *testing.T, id string) container.InspectResponse {
+func (d *dockerEnv) inspect(t testing.TB, id string) container.InspectResponse {
 	t.Helper()
 	res, err := d.cli.ContainerInspect(context.Background(), id, client.ContainerInspectOptions{})
 	if err != nil {

@@ -24,7 +24,13 @@ stop_pid() { # pidfile
 
 case "$cmd" in
 up)
-  if ! DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1; then
+  # An engine the user already runs is used as it is: a second dockerd
+  # would fight it over docker0 and iptables.
+  if [ -z "${GANTRY_PRIVATE_DOCKERD:-}" ] && docker version >/dev/null 2>&1; then
+    echo "dockerd.sh: using the running engine at ${DOCKER_HOST:-unix:///var/run/docker.sock}" >&2
+    sock=""
+    rm -f "$dir/started"
+  elif ! DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1; then
     echo "dockerd.sh: starting dockerd in $dir" >&2
     # Stale state of an earlier run that was killed.
     stop_pid "$dir/docker.pid"
@@ -38,6 +44,7 @@ up)
       sleep 0.2
     done
     DOCKER_HOST="unix://$sock" docker version >/dev/null 2>&1 || { tail -20 "$dir/dockerd.log" >&2; exit 1; }
+    touch "$dir/started"
   fi
   if ! curl -fsS "http://127.0.0.1:$regport/v2/" >/dev/null 2>&1; then
     cat >"$dir/registry.yml" <<YML
@@ -51,16 +58,18 @@ YML
     for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$regport/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
     curl -fsS "http://127.0.0.1:$regport/v2/" >/dev/null || { cat "$dir/registry.log" >&2; exit 1; }
   fi
-  echo "DOCKER_HOST=unix://$sock"
+  if [ -n "$sock" ]; then echo "DOCKER_HOST=unix://$sock"; else echo "DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}"; fi
   echo "GANTRY_TEST_REGISTRY=127.0.0.1:$regport"
   ;;
 down)
+  stop_pid "$dir/registry.pid"
+  [ -f "$dir/started" ] || exit 0
+  rm -f "$dir/started"
   if [ -S "$sock" ]; then
     # Containers of an interrupted test run.
     ids=$(DOCKER_HOST="unix://$sock" docker ps -aq 2>/dev/null || true)
     [ -z "$ids" ] || DOCKER_HOST="unix://$sock" docker rm -f $ids >/dev/null 2>&1 || true
   fi
-  stop_pid "$dir/registry.pid"
   stop_pid "$dir/docker.pid"
   rm -f "$sock"
   ;;

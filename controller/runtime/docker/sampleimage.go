@@ -58,7 +58,25 @@ func (b *Backend) sampleAppImage(ctx context.Context, progress func(string)) (ru
 	if err != nil {
 		return runtime.Prepared{}, engineError(err)
 	}
+	b.pruneSampleImages(ctx, img.ID)
 	return runtime.Prepared{Image: img.ID, Notes: []string{note}}, nil
+}
+
+// pruneSampleImages removes sample app images of earlier gantry binaries
+// (each `go run` builds a new one); images in use stay.
+func (b *Backend) pruneSampleImages(ctx context.Context, keep string) {
+	list, err := b.cli.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("label", labelBinary)})
+	if err != nil {
+		return
+	}
+	for _, im := range list.Items {
+		if im.ID == keep {
+			continue
+		}
+		if _, err := b.cli.ImageRemove(ctx, im.ID, client.ImageRemoveOptions{PruneChildren: true}); err == nil {
+			b.log.Info("removed an old sample app image", "id", shortID(im.ID))
+		}
+	}
 }
 
 // buildOutput reads a build's JSON stream and returns its error, if any.
