@@ -138,6 +138,7 @@ func pct(sorted []time.Duration, p int) time.Duration {
 // coldStartsOf times n requests to a revision of image scaled to zero.
 func coldStartsOf(b *testing.B, s *stack, image string, n int) []time.Duration {
 	s.mustGantry(fastScaleConfig+"---\n"+svcYAML("cold", image, "", "", `autoscaling.knative.dev/window: "6s"`), "apply", "-f", "-")
+	s.waitServing("cold.default.localhost", "Hello")
 	var durs []time.Duration
 	for len(durs) < n {
 		deadline := time.Now().Add(90 * time.Second)

@@ -229,11 +229,14 @@ func (r *Runtime) Observe(ns, name string) reconcile.Observed {
 	r.mu.Lock()
 	rs := r.revs[key(ns, name)]
 	var ins []*instance
+	var rev *api.Revision
 	if rs != nil {
 		ins = append(ins, rs.instances...)
+		rev = rs.rev
 	}
 	r.mu.Unlock()
-	obs := reconcile.Observed{Desired: len(ins), LogURL: "file://" + filepath.Join(r.opts.StateDir, "logs", ns, name)}
+	obs := reconcile.Observed{Desired: len(ins), LogURL: "file://" + filepath.Join(r.opts.StateDir, "logs", ns, name),
+		Runtime: r.opts.Backend.Name()}
 	failed := 0
 	for _, in := range ins {
 		i := in.info()
@@ -253,7 +256,7 @@ func (r *Runtime) Observe(ns, name string) reconcile.Observed {
 			obs.ImageDigest = p.Digest
 		}
 		if len(obs.Notes) == 0 {
-			obs.Notes = p.Notes
+			obs.Notes = append(sidecarNotes(rev), p.Notes...)
 		}
 		if obs.Progress == "" && !obs.Failed && obs.Ready == 0 {
 			obs.Progress = prog
@@ -318,4 +321,23 @@ func nodeMemory() int64 {
 		return 0
 	}
 	return kb * 1024
+}
+
+// sidecarNotes names the containers that do not run on one machine: only
+// the serving container does.
+func sidecarNotes(rev *api.Revision) []string {
+	if rev == nil || len(rev.Spec.Containers) < 2 {
+		return nil
+	}
+	serving, err := podspec.ServingContainer(&rev.Spec)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range rev.Spec.Containers {
+		if c.Name != serving.Name {
+			out = append(out, fmt.Sprintf("container %s is not run on one machine (only the serving container %s is)", c.Name, serving.Name))
+		}
+	}
+	return out
 }

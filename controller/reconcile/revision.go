@@ -24,6 +24,8 @@ type Observed struct {
 	// Notes are parts of the podspec the runtime honours differently than
 	// Kubernetes would; shown, never silent.
 	Notes []string
+	// Runtime names the backend that runs the revision (process, docker).
+	Runtime string
 }
 
 // RevisionStatus derives a revision's status from its observed instances.
@@ -36,6 +38,7 @@ func RevisionStatus(rev *api.Revision, obs Observed, now time.Time) api.Revision
 	desired, actual := int32(obs.Desired), int32(obs.Ready)
 	st.DesiredReplicas, st.ActualReplicas = &desired, &actual
 	st.ContainerStatuses = containerStatuses(rev, obs.ImageDigest)
+	setNotes(&st, obs)
 	wasReady := IsTrue(st.Conditions, api.ConditionReady)
 	c := &st.Conditions
 	switch {
@@ -101,3 +104,28 @@ func anyPorts(rev *api.Revision) bool {
 
 // IsDigest reports whether image names a digest (repo@sha256:...).
 func IsDigest(image string) bool { return strings.Contains(image, "@sha256:") }
+
+// Status annotations naming how the revision ran on this machine.
+const (
+	AnnotationRuntime      = "serving.gantry.dev/runtime"
+	AnnotationRuntimeNotes = "serving.gantry.dev/runtime-notes"
+)
+
+// setNotes records the runtime and what it honours differently than
+// Kubernetes would; nothing of the podspec is dropped silently.
+func setNotes(st *api.RevisionStatus, obs Observed) {
+	if obs.Runtime == "" && len(obs.Notes) == 0 {
+		return
+	}
+	if st.Annotations == nil {
+		st.Annotations = map[string]string{}
+	}
+	if obs.Runtime != "" {
+		st.Annotations[AnnotationRuntime] = obs.Runtime
+	}
+	if len(obs.Notes) > 0 {
+		st.Annotations[AnnotationRuntimeNotes] = strings.Join(obs.Notes, "; ")
+	} else {
+		delete(st.Annotations, AnnotationRuntimeNotes)
+	}
+}

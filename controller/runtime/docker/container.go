@@ -149,14 +149,20 @@ func (b *Backend) containerConfig(s runtime.Spec) (*container.Config, *container
 	return cfg, host, nil
 }
 
-// bridgeAddr is the container's address on the default bridge.
+// bridgeAddr is the container's address on the default network ("bridge"
+// on Docker, "podman" on Podman).
 func bridgeAddr(ns *container.NetworkSettings, port int) (string, error) {
 	if ns != nil {
 		if ep := ns.Networks["bridge"]; ep != nil && ep.IPAddress.IsValid() {
 			return net.JoinHostPort(ep.IPAddress.String(), strconv.Itoa(port)), nil
 		}
+		for _, ep := range ns.Networks {
+			if ep != nil && ep.IPAddress.IsValid() {
+				return net.JoinHostPort(ep.IPAddress.String(), strconv.Itoa(port)), nil
+			}
+		}
 	}
-	return "", fmt.Errorf("the container has no address on the bridge network")
+	return "", fmt.Errorf("the container has no address on the default network")
 }
 
 // publishedAddr is the 127.0.0.1 address the engine published port on.
