@@ -101,6 +101,23 @@ func TestDockerUserImage(t *testing.T) {
 		t.Errorf("app-00002 digest %s, want a new digest of %s", d2, repo)
 	}
 
+	// A registry in config-deployment's registries-skipping-tag-resolving
+	// runs by tag, with no digest, as Knative does.
+	s.mustGantry(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-deployment, namespace: knative-serving}
+data: {registries-skipping-tag-resolving: "`+d.registry+`"}
+`, "apply", "-f", "-")
+	s.mustGantry(svcYAML("bytag", img, "", "", ""), "apply", "-f", "-")
+	s.waitServing("bytag.default.localhost", "(version 2, revision bytag-00001)")
+	var rev3 revisionJSON
+	if err := s.getJSON("/api/v1/revisions/default/bytag-00001", &rev3); err != nil {
+		t.Fatal(err)
+	}
+	if got := rev3.Status.ContainerStatuses[0].ImageDigest; got != img {
+		t.Errorf("skipped registry: imageDigest %q, want the tag %q", got, img)
+	}
+
 	// Logs of the container are under the state dir and through gantry logs.
 	out := s.mustGantry("", "logs", "app-00002")
 	if !strings.Contains(out, "testimage starting, version 2") {

@@ -86,6 +86,7 @@ func (b *Backend) prepare(ctx context.Context, rev *api.Revision, c *podspec.Con
 	}
 	kc := b.keychain(rev)
 	policy := c.ImagePullPolicy
+	skip := b.o.Deployment().RegistriesSkippingTagResolving[ref.Context().RegistryStr()]
 	var out runtime.Prepared
 
 	// A digest resolved earlier (kept in the revision's status) wins: every
@@ -101,7 +102,9 @@ func (b *Backend) prepare(ctx context.Context, rev *api.Revision, c *podspec.Con
 		if img, err := b.cli.ImageInspect(ctx, orElse(digest, c.Image)); err == nil {
 			out.Image = img.ID
 			out.Digest = orElse(digest, repoDigest(img.RepoDigests, ref))
-			if out.Digest == "" {
+			if skip {
+				out.Digest = "" // Knative runs such images by tag
+			} else if out.Digest == "" {
 				out.Notes = append(out.Notes, fmt.Sprintf("image %s is local with no registry digest; instances run image %s", c.Image, shortID(img.ID)))
 			}
 			return out, nil
@@ -118,7 +121,7 @@ func (b *Backend) prepare(ctx context.Context, rev *api.Revision, c *podspec.Con
 	switch {
 	case digest != "":
 		pullRef = digest
-	case b.o.Deployment().RegistriesSkippingTagResolving[ref.Context().RegistryStr()]:
+	case skip:
 		// Knative runs such images by tag.
 	default:
 		rctx, cancel := context.WithTimeout(ctx, b.o.Deployment().DigestResolutionTimeout)
