@@ -176,7 +176,7 @@ func (d *dockerEnv) dockerRunFloor(b *testing.B, image string, n int) []time.Dur
 	for i := 0; i < n; i++ {
 		start := time.Now()
 		c, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-			Config: &container.Config{Image: image, ExposedPorts: network.PortSet{port: {}}, Labels: map[string]string{"dev.gantry.bench": "floor"}},
+			Config:     &container.Config{Image: image, ExposedPorts: network.PortSet{port: {}}, Labels: map[string]string{"dev.gantry.bench": "floor"}},
 			HostConfig: &container.HostConfig{PortBindings: network.PortMap{port: {{HostIP: netip.MustParseAddr("127.0.0.1")}}}}})
 		if err != nil {
 			b.Fatal(err)
@@ -288,4 +288,3 @@ func machineCPU(b *testing.B) float64 {
 	}
 	return busy / 100
 }
-

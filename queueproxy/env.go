@@ -18,10 +18,10 @@ type Env struct {
 	Revision      string // SERVING_REVISION
 	Pod           string // SERVING_POD
 
-	UserPort    int // USER_PORT: the app listens on UserHost:UserPort
+	UserPort int // USER_PORT: the app listens on UserHost:UserPort
 	// UserHost (USER_HOST) is where the app is reached: 127.0.0.1 beside
 	// it, a container's bridge IP on one machine with the docker runtime.
-	UserHost string
+	UserHost    string
 	ServingPort int // QUEUE_SERVING_PORT: default for --http-port, 0 if unset
 
 	ContainerConcurrency int           // CONTAINER_CONCURRENCY: 0 means unlimited
