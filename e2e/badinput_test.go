@@ -148,7 +148,7 @@ spec:
 			return false
 		}
 		_, msg := svc.cond("Ready")
-		return strings.Contains(msg, "cannot run on one machine")
+		return strings.Contains(msg, "cannot run: no container engine is used")
 	})
 	// The rest keeps serving.
 	if code, _, _ := s.request("hello.default.localhost", "/"); code != 200 {

@@ -189,6 +189,9 @@ func (in *instance) runOnce(ctx context.Context) error {
 	if err != nil {
 		return in.startFailed(ctx, err, "StartFailed")
 	}
+	in.mu.Lock()
+	in.appPID = app.PID()
+	in.mu.Unlock()
 	appHost, appPortStr, _ := net.SplitHostPort(app.Addr())
 	appPort, _ := strconv.Atoi(appPortStr)
 	qpEnv := in.queueProxyEnv(appPort, c, app.ResourceEnv())

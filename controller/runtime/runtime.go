@@ -80,6 +80,8 @@ type App interface {
 	// Stop sends SIGTERM, waits up to grace, then kills; it returns when the
 	// app is gone and its resources are released.
 	Stop(grace time.Duration)
+	// PID is the app's main process on this host (0 when unknown).
+	PID() int
 	// ResourceEnv tells the queue-proxy where to read the app's CPU and
 	// memory (GANTRY_APP_PID or GANTRY_APP_CGROUP).
 	ResourceEnv() map[string]string

@@ -210,6 +210,7 @@ type app struct {
 }
 
 func (a *app) Addr() string          { return a.addr }
+func (a *app) PID() int              { return a.pid }
 func (a *app) Done() <-chan struct{} { return a.done }
 func (a *app) Exit() runtime.Exit {
 	a.mu.Lock()
@@ -224,7 +225,7 @@ func (a *app) waitExit(w client.ContainerWaitResult) {
 	defer func() {
 		select {
 		case <-a.logsDone:
-		case <-time.After(2 * time.Second):
+		case <-time.After(5 * time.Second):
 		}
 	}()
 	var code int64 = -1
@@ -238,9 +239,17 @@ func (a *app) waitExit(w client.ContainerWaitResult) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	oom := false
-	if ins, err := a.b.cli.ContainerInspect(ctx, a.id, client.ContainerInspectOptions{}); err == nil && ins.Container.State != nil {
-		oom = ins.Container.State.OOMKilled
-		code = int64(ins.Container.State.ExitCode)
+	// The engine may learn of an OOM kill just after the exit: a SIGKILL'd
+	// container with a memory limit is asked again for a moment.
+	for try := 0; try < 10; try++ {
+		if ins, err := a.b.cli.ContainerInspect(ctx, a.id, client.ContainerInspectOptions{}); err == nil && ins.Container.State != nil {
+			oom = ins.Container.State.OOMKilled
+			code = int64(ins.Container.State.ExitCode)
+		}
+		if oom || code != 137 || a.memLimit == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	x := runtime.Exit{Reason: fmt.Sprintf("ExitCode%d", code), Message: fmt.Sprintf("container exited with code %d", code)}
 	if oom {

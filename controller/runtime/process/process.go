@@ -232,6 +232,7 @@ func (a *app) Exit() runtime.Exit {
 	return a.exit
 }
 func (a *app) Stop(grace time.Duration) { StopGroup(a.cmd, a.done, grace) }
+func (a *app) PID() int                 { return a.cmd.Process.Pid }
 func (a *app) ResourceEnv() map[string]string {
 	return map[string]string{"GANTRY_APP_PID": strconv.Itoa(a.cmd.Process.Pid)}
 }
