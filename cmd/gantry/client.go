@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gantry-dev/gantry/ui"
+	"github.com/gantry-dev/gantry/apiserver/wire"
 )
 
 // client talks to the API that `gantry up` serves on --ui-addr.
@@ -44,7 +44,7 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 	if body != nil {
 		req.Header.Set("Content-Type", "application/yaml")
 	}
-	if tok := os.Getenv(ui.TokenEnv); tok != "" {
+	if tok := os.Getenv(wire.TokenEnv); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http.Do(req)

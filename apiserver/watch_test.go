@@ -1,0 +1,72 @@
+package apiserver
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gantry-dev/gantry/api"
+)
+
+func TestWatch(t *testing.T) {
+	f := newFixture(t, nil)
+	if rec := f.do(http.MethodPost, "/api/v1/apply", helloYAML); rec.Code != http.StatusOK {
+		t.Fatal(rec.Body)
+	}
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/services?watch=true&namespace=default", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	next := func() (string, string) {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("watch ended: %v", lines.Err())
+		}
+		var ev struct {
+			Type   string `json:"type"`
+			Object struct {
+				Metadata struct{ Name, Namespace string } `json:"metadata"`
+			} `json:"object"`
+		}
+		if err := json.Unmarshal(lines.Bytes(), &ev); err != nil {
+			t.Fatalf("event %q: %v", lines.Text(), err)
+		}
+		return ev.Type, ev.Object.Metadata.Name
+	}
+	if typ, name := next(); typ != EventAdded || name != "hello" {
+		t.Fatalf("first event %s %s, want ADDED hello", typ, name)
+	}
+	// A status change, another namespace (not shown), a deletion.
+	o, _ := f.st.Get(api.KindService, "default", "hello")
+	svc := o.(*api.Service)
+	svc.Status.URL = "http://hello.default.localhost"
+	if err := f.st.UpdateStatus(svc); err != nil {
+		t.Fatal(err)
+	}
+	if typ, name := next(); typ != EventModified || name != "hello" {
+		t.Fatalf("after a status change: %s %s, want MODIFIED hello", typ, name)
+	}
+	if rec := f.do(http.MethodPost, "/api/v1/apply", byeYAML); rec.Code != http.StatusOK {
+		t.Fatal(rec.Body)
+	}
+	if rec := f.do(http.MethodDelete, "/api/v1/services/default/hello", ""); rec.Code != http.StatusOK {
+		t.Fatal(rec.Body)
+	}
+	if typ, name := next(); typ != EventDeleted || name != "hello" {
+		t.Fatalf("after delete: %s %s, want DELETED hello", typ, name)
+	}
+}
