@@ -26,6 +26,8 @@ func runGet(ctx context.Context, args []string) error {
 	all := fs.Bool("A", false, "all namespaces")
 	out := fs.String("o", "table", "output: table, yaml or json")
 	server := fs.String("server", defaultServer(), "address of `gantry up`'s API")
+	watch := fs.Bool("w", false, "after listing, print every change as it happens (streamed from the API)")
+	fs.BoolVar(watch, "watch", false, "same as -w")
 	if err := fs.Parse(reorder(args, map[string]bool{"n": true, "o": true, "server": true})); err != nil {
 		return err
 	}
@@ -60,10 +62,79 @@ func runGet(ctx context.Context, args []string) error {
 		}
 		items = list.Items
 	}
+	var err error
 	if kind == api.KindRoute && *out == "table" {
-		return printRoutes(ctx, c, os.Stdout, items, *all)
+		err = printRoutes(ctx, c, os.Stdout, items, *all)
+	} else {
+		err = printObjects(os.Stdout, kind, items, *out, fs.NArg() == 2 && !*watch, *all)
 	}
-	return printObjects(os.Stdout, kind, items, *out, fs.NArg() == 2, *all)
+	if err != nil || !*watch {
+		return err
+	}
+	wns := *ns
+	if *all {
+		wns = ""
+	}
+	return watchRows(ctx, c, os.Stdout, kind, fs.Arg(0), wns, fs.Arg(1), items, *out, *all)
+}
+
+// watchRows prints a row (or a document) for every change of the listed
+// kind after the initial list, until ctx ends: the API streams them.
+func watchRows(ctx context.Context, c *client, w io.Writer, kind, resource, ns, name string, shown []json.RawMessage, format string, allNS bool) error {
+	type meta struct {
+		Metadata struct{ Name, Namespace, ResourceVersion string } `json:"metadata"`
+	}
+	seen := map[string]string{}
+	for _, raw := range shown {
+		var m meta
+		if json.Unmarshal(raw, &m) == nil {
+			seen[m.Metadata.Namespace+"/"+m.Metadata.Name] = m.Metadata.ResourceVersion
+		}
+	}
+	events, errc := c.watch(ctx, resource, ns)
+	for ev := range events {
+		var m meta
+		if err := json.Unmarshal(ev.Object, &m); err != nil {
+			return fmt.Errorf("decode %s: %w", kind, err)
+		}
+		key := m.Metadata.Namespace + "/" + m.Metadata.Name
+		if name != "" && m.Metadata.Name != name {
+			continue
+		}
+		if ev.Type != "DELETED" && seen[key] == m.Metadata.ResourceVersion {
+			continue // the initial list showed it
+		}
+		seen[key] = m.Metadata.ResourceVersion
+		if ev.Type == "DELETED" {
+			delete(seen, key)
+		}
+		if err := printWatchRow(w, kind, ev, format, allNS); err != nil {
+			return err
+		}
+	}
+	return <-errc
+}
+
+func printWatchRow(w io.Writer, kind string, ev watchEvent, format string, allNS bool) error {
+	switch format {
+	case "json":
+		_, err := fmt.Fprintf(w, "%s\n", ev.Object)
+		return err
+	case "yaml":
+		fmt.Fprintln(w, "---")
+		return printObjects(w, kind, []json.RawMessage{ev.Object}, "yaml", true, allNS)
+	}
+	var buf strings.Builder
+	if err := printObjects(&buf, kind, []json.RawMessage{ev.Object}, "table", false, allNS); err != nil {
+		return err
+	}
+	// One row with no header, marked when the object is gone.
+	_, row, _ := strings.Cut(buf.String(), "\n")
+	if ev.Type == "DELETED" {
+		row = strings.TrimRight(row, "\n") + "   (deleted)\n"
+	}
+	_, err := io.WriteString(w, row)
+	return err
 }
 
 // printRoutes shows one row per traffic target: its percent, tag URL and the
