@@ -114,8 +114,23 @@ type serviceRow struct {
 type servicesPage struct {
 	page
 	ServicesResponse
-	Columns []column
-	Rows    []serviceRow
+	Columns    []column
+	Rows       []serviceRow
+	Ranges     []string
+	RangeLabel string // "5 minutes"
+}
+
+// rangeLabel names a range in words for the page's status line.
+func rangeLabel(tr timeRange) string {
+	switch {
+	case tr.Dur >= time.Hour:
+		if h := int(tr.Dur.Hours()); h > 1 {
+			return strconv.Itoa(h) + " hours"
+		}
+		return "hour"
+	default:
+		return strconv.Itoa(int(tr.Dur.Minutes())) + " minutes"
+	}
 }
 
 var serviceColumns = []column{
@@ -140,11 +155,18 @@ func (s *server) servicesPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.services(c.Request().Context(), c.QueryParam("q"), key, desc, s.now())
+	tr, err := rangeParam(c)
 	if err != nil {
 		return err
 	}
-	p := servicesPage{page: s.newPage("Services", "services", "/api/ui/services"), ServicesResponse: resp}
+	resp, err := s.services(c.Request().Context(), c.QueryParam("q"), key, desc, tr, s.now())
+	if err != nil {
+		return err
+	}
+	p := servicesPage{page: s.newPage("Services", "services", "/api/ui/services"), ServicesResponse: resp, RangeLabel: rangeLabel(tr)}
+	for _, r := range ranges {
+		p.Ranges = append(p.Ranges, r.Name)
+	}
 	p.Problems = resp.Warnings
 	for _, col := range serviceColumns {
 		dir := "asc"
@@ -162,6 +184,9 @@ func (s *server) servicesPage(c echo.Context) error {
 		q := url.Values{"sort": {col.Key}, "dir": {dir}}
 		if resp.Filter != "" {
 			q.Set("q", resp.Filter)
+		}
+		if tr != defaultRange {
+			q.Set("range", tr.Name)
 		}
 		p.Columns[len(p.Columns)-1].Href = "/?" + q.Encode()
 	}
