@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
@@ -58,6 +59,19 @@ type Options struct {
 
 type server struct {
 	o Options
+
+	// Watches end when the http.Server serving them shuts down, so that an
+	// open `gantry get -w` does not hold up Shutdown; stopping is closed then.
+	stopOnce   sync.Once
+	stopping   chan struct{}
+	registered sync.Map // *http.Server → true once RegisterOnShutdown is called
+}
+
+// stopWatchesOn arranges for watches to end when srv shuts down.
+func (s *server) stopWatchesOn(srv *http.Server) {
+	if _, loaded := s.registered.LoadOrStore(srv, true); !loaded {
+		srv.RegisterOnShutdown(func() { s.stopOnce.Do(func() { close(s.stopping) }) })
+	}
 }
 
 // Route is one route of the API, as docs/api.md lists it.
@@ -108,7 +122,7 @@ func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{o: o}
+	s := &server{o: o, stopping: make(chan struct{})}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = wire.ErrorHandler(o.Logger, nil)

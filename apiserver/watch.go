@@ -34,6 +34,9 @@ var watchResync = 5 * time.Second
 // the request owns it.
 func (s *server) watch(c echo.Context, kind string, sel labels.Selector) error {
 	ns := c.QueryParam("namespace")
+	if srv, ok := c.Request().Context().Value(http.ServerContextKey).(*http.Server); ok {
+		s.stopWatchesOn(srv)
+	}
 	ch := make(chan store.Event, 256)
 	s.o.Store.Watch(ch)
 	defer s.o.Store.Unwatch(ch)
@@ -42,6 +45,7 @@ func (s *server) watch(c echo.Context, kind string, sel labels.Selector) error {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	w.Flush() // the client sees the stream open even with nothing to send yet
 	enc := json.NewEncoder(w)
 	sent := map[string]api.Object{} // by namespace/name: the last version sent
 	send := func(typ string, o api.Object) error {
@@ -105,6 +109,8 @@ func (s *server) watch(c echo.Context, kind string, sel labels.Selector) error {
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-s.stopping:
 			return nil
 		case <-tick.C:
 			if err := resync(); err != nil {

@@ -70,3 +70,23 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("after delete: %s %s, want DELETED hello", typ, name)
 	}
 }
+
+// TestWatchEndsOnShutdown: an open watch does not hold up the server's
+// graceful shutdown.
+func TestWatchEndsOnShutdown(t *testing.T) {
+	f := newFixture(t, nil)
+	srv := httptest.NewUnstartedServer(f.h)
+	srv.Start()
+	resp, err := http.Get(srv.URL + "/api/v1/revisions?watch=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with an open watch: %v after %s", err, time.Since(start))
+	}
+	srv.Close()
+}
