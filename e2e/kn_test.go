@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +63,21 @@ func TestKnVerbs(t *testing.T) {
 	// Tag the old revision, reach it by its tag host, untag it.
 	s.mustGantry("", "service", "update", "hello", "--tag", "hello-00001=stable", "--traffic", "@latest=100")
 	s.waitServing("stable-hello.default.localhost", "Hello One! (revision hello-00001)")
+	revs := s.mustGantry("", "revision", "list")
+	if !strings.Contains(revs, "TRAFFIC") || !regexp.MustCompile(`(?m)^hello-00001\s+hello\s+0%\s+stable\s+1 `).MatchString(revs) ||
+		!regexp.MustCompile(`(?m)^hello-00002\s+hello\s+100%\s+2 `).MatchString(revs) {
+		t.Errorf("revision list:\n%s", revs)
+	}
+	if svcs := s.mustGantry("", "service", "list"); !regexp.MustCompile(`(?m)^hello\s+http://hello\.default\.localhost:\d+\s+hello-00002\s+\S+\s+3 OK / 3\s+True`).MatchString(svcs) {
+		t.Errorf("service list:\n%s", svcs)
+	}
+	// Shell completion of names comes from the API.
+	if out := s.mustGantry("", "__complete", "service", "describe", "he"); !strings.HasPrefix(out, "hello\n") {
+		t.Errorf("completion of 'service describe he': %q", out)
+	}
+	if out := s.mustGantry("", "completion", "bash"); !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: %.80q", out)
+	}
 	desc := s.mustGantry("", "service", "describe", "hello")
 	if !strings.Contains(desc, "hello-00001 #stable") || !strings.Contains(desc, "100%  @latest (hello-00002)") {
 		t.Errorf("describe:\n%s", desc)

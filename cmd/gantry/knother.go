@@ -48,7 +48,7 @@ func revisionCommand() *cobra.Command {
 				return err
 			}
 			if lout == "" {
-				lout = "table"
+				return printKnRevisions(cmd.Context(), lf.client(), os.Stdout, resp.Items, lf.namespace, lall)
 			}
 			return printObjects(os.Stdout, api.KindRevision, resp.Items, lout, false, lall)
 		},

@@ -650,10 +650,15 @@ func listKind(ctx context.Context, f clientFlags, resource string, args []string
 		items = list.Items
 	}
 	if output == "" {
+		switch kind {
+		case api.KindService:
+			return printKnServices(os.Stdout, items, all)
+		case api.KindRevision:
+			return printKnRevisions(ctx, c, os.Stdout, items, f.namespace, all)
+		case api.KindRoute:
+			return printRoutes(ctx, c, os.Stdout, items, all)
+		}
 		output = "table"
-	}
-	if kind == api.KindRoute && output == "table" {
-		return printRoutes(ctx, c, os.Stdout, items, all)
 	}
 	return printObjects(os.Stdout, kind, items, output, len(args) == 1 && output != "table", all)
 }

@@ -68,7 +68,8 @@ func rootCommand() *cobra.Command {
 			},
 		})
 	}
-	root.AddCommand(serviceCommand(), revisionCommand(), routeCommand(), domainCommand())
+	root.AddCommand(addNameCompletion(serviceCommand(), "services"), addNameCompletion(revisionCommand(), "revisions"),
+		addNameCompletion(routeCommand(), "routes"), addNameCompletion(domainCommand(), "domainmappings"))
 	return root
 }
 
