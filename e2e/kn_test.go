@@ -94,6 +94,23 @@ func TestKnVerbs(t *testing.T) {
 		t.Errorf("route describe:\n%s", out)
 	}
 
+	// A DomainMapping from the verbs: the custom host serves, then goes.
+	if out := s.mustGantry("", "domain", "create", "hello.example.com", "--ref", "hello"); !strings.Contains(out, "Domain mapping 'hello.example.com' created in namespace 'default'.") {
+		t.Errorf("domain create: %q", out)
+	}
+	s.waitServing("hello.example.com", "Hello Two!")
+	if out := s.mustGantry("", "domain", "list"); !strings.Contains(out, "hello.example.com") {
+		t.Errorf("domain list:\n%s", out)
+	}
+	if out, err := s.gantry("", "domain", "create", "hello.example.com", "--ref", "hello"); err == nil || !strings.Contains(out, "already exists") {
+		t.Errorf("domain create twice: %v %q", err, out)
+	}
+	s.mustGantry("", "domain", "delete", "hello.example.com")
+	waitFor(t, 15*time.Second, "hello.example.com to go", func() bool {
+		code, _, err := s.request("hello.example.com", "/")
+		return err == nil && code == 404
+	})
+
 	// Bad flag values: one kn-like line, a non-zero exit, nothing changed.
 	before := s.mustGantry("", "get", "services", "hello", "-o", "json")
 	for _, bad := range []struct {
@@ -181,6 +198,22 @@ func TestWatchStreams(t *testing.T) {
 	})
 	s.mustGantry("", "revision", "delete", "hello-00001")
 	waitFor(t, 10*time.Second, "the deletion row", func() bool { return strings.Contains(buf.String(), "(deleted)") })
+
+	// service describe --watch shows the service again when it changes.
+	desc := exec.Command(gantryBin, "service", "describe", "hello", "--watch")
+	desc.Env = cmd.Env
+	var dbuf syncBuffer
+	desc.Stdout, desc.Stderr = &dbuf, &dbuf
+	if err := desc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { desc.Process.Kill(); desc.Wait() }()
+	waitFor(t, 10*time.Second, "the first description", func() bool { return strings.Contains(dbuf.String(), "@latest (hello-00002)") })
+	s.mustGantry("", "service", "update", "hello", "--env", "A=2", "--no-wait")
+	waitFor(t, 20*time.Second, "a description with hello-00003", func() bool {
+		out := dbuf.String()
+		return strings.Contains(out, "---") && strings.Contains(out, "@latest (hello-00003)")
+	})
 }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
