@@ -98,10 +98,12 @@ func (f trafficFlags) empty() bool {
 // computeTraffic applies the flags to a Service's traffic block by kn's rules:
 // untag first, then tag (REV=TAG, @latest=TAG; a tag already on another
 // target is refused), then, when --traffic is given, it is the whole split
-// (REF=PERCENT with REF a revision, a tag or @latest). Targets left with no
+// (REF=PERCENT with REF a revision, a tag or @latest; a split under 100
+// gives the rest to the one serving target it leaves out, or to @latest when
+// mutation says the update makes a new revision). Targets left with no
 // tag and 0% are dropped. A split that does not sum to 100 is left for the
 // API to refuse with Knative's wording.
-func computeTraffic(service string, current []api.TrafficTarget, f trafficFlags) ([]api.TrafficTarget, error) {
+func computeTraffic(service string, current []api.TrafficTarget, f trafficFlags, mutation bool) ([]api.TrafficTarget, error) {
 	ts := slices.Clone(current)
 	if len(ts) == 0 {
 		ts = []api.TrafficTarget{{LatestRevision: new(true), Percent: new(int64(100))}}
@@ -195,6 +197,16 @@ func computeTraffic(service string, current []api.TrafficTarget, f trafficFlags)
 		if sum > 100 {
 			return nil, usageError{fmt.Sprintf("given traffic percents sum to %d, want <=100", sum)}
 		}
+		if sum < 100 && len(shares) > 0 {
+			// As kn: the rest goes to the one target left out, or to @latest
+			// when the update creates a revision. Otherwise the API refuses
+			// the split with Knative's "Traffic targets sum to N, want 100".
+			if mutation && !seen[latestRef] {
+				shares = append(shares, share{latestRef, 100 - sum})
+			} else if ref, ok := onlyOmitted(current, seen); ok {
+				shares = append(shares, share{ref, 100 - sum})
+			}
+		}
 		for i := range ts {
 			ts[i].Percent = new(int64(0))
 		}
@@ -229,4 +241,28 @@ func computeTraffic(service string, current []api.TrafficTarget, f trafficFlags)
 		}
 	}
 	return out, nil
+}
+
+// onlyOmitted is the reference of the one target of current that serves
+// traffic and that no --traffic reference names.
+func onlyOmitted(current []api.TrafficTarget, named map[string]bool) (string, bool) {
+	var left []string
+	for _, t := range current {
+		if t.Percent == nil || *t.Percent == 0 {
+			continue
+		}
+		latest := t.LatestRevision != nil && *t.LatestRevision
+		if (latest && named[latestRef]) || (!latest && named[t.RevisionName]) || (t.Tag != "" && named[t.Tag]) {
+			continue
+		}
+		ref := t.RevisionName
+		if latest {
+			ref = latestRef
+		}
+		left = append(left, ref)
+	}
+	if len(left) != 1 {
+		return "", false
+	}
+	return left[0], true
 }

@@ -31,24 +31,31 @@ func show(ts []api.TrafficTarget) string {
 func TestComputeTraffic(t *testing.T) {
 	latestOnly := []api.TrafficTarget{target("", "", 100, true)}
 	for _, c := range []struct {
-		name    string
-		current []api.TrafficTarget
-		f       trafficFlags
-		want    string
-		err     string
+		name     string
+		current  []api.TrafficTarget
+		f        trafficFlags
+		want     string
+		err      string
+		mutation bool
 	}{
-		{"split", latestOnly, trafficFlags{traffic: []string{"hello-00001=50", "@latest=50"}, trafficSet: true}, "@latest=50,hello-00001=50", ""},
-		{"tag old", latestOnly, trafficFlags{tags: []string{"hello-00001=stable"}}, "@latest=100,hello-00001#stable=0", ""},
-		{"untag", []api.TrafficTarget{target("", "", 100, true), target("hello-00001", "stable", 0, false)}, trafficFlags{untags: []string{"stable"}}, "@latest=100", ""},
-		{"untag missing", latestOnly, trafficFlags{untags: []string{"nope"}}, "", "tag(s) nope not present for any revisions of service hello"},
-		{"tag taken", []api.TrafficTarget{target("", "", 100, true), target("hello-00001", "stable", 0, false)}, trafficFlags{tags: []string{"hello-00002=stable"}}, "", "refusing to overwrite existing tag in service, add flag '--untag stable'"},
-		{"repeat", latestOnly, trafficFlags{traffic: []string{"a=50", "a=50"}, trafficSet: true}, "", "repetition of revision reference a is not allowed"},
-		{"not a number", latestOnly, trafficFlags{traffic: []string{"a=x"}, trafficSet: true}, "", "error converting given x to integer"},
-		{"over 100", latestOnly, trafficFlags{traffic: []string{"a=70", "b=40"}, trafficSet: true}, "", "given traffic percents sum to 110, want <=100"},
-		{"negative", latestOnly, trafficFlags{traffic: []string{"a=-1"}, trafficSet: true}, "", "expected 0 <= percent <= 100"},
-		{"bad tag", latestOnly, trafficFlags{tags: []string{"stable"}}, "", `invalid --tag "stable"`},
+		{"split", latestOnly, trafficFlags{traffic: []string{"hello-00001=50", "@latest=50"}, trafficSet: true}, "@latest=50,hello-00001=50", "", false},
+		{"tag old", latestOnly, trafficFlags{tags: []string{"hello-00001=stable"}}, "@latest=100,hello-00001#stable=0", "", false},
+		{"untag", []api.TrafficTarget{target("", "", 100, true), target("hello-00001", "stable", 0, false)}, trafficFlags{untags: []string{"stable"}}, "@latest=100", "", false},
+		{"untag missing", latestOnly, trafficFlags{untags: []string{"nope"}}, "", "tag(s) nope not present for any revisions of service hello", false},
+		{"tag taken", []api.TrafficTarget{target("", "", 100, true), target("hello-00001", "stable", 0, false)}, trafficFlags{tags: []string{"hello-00002=stable"}}, "", "refusing to overwrite existing tag in service, add flag '--untag stable'", false},
+		{"repeat", latestOnly, trafficFlags{traffic: []string{"a=50", "a=50"}, trafficSet: true}, "", "repetition of revision reference a is not allowed", false},
+		{"not a number", latestOnly, trafficFlags{traffic: []string{"a=x"}, trafficSet: true}, "", "error converting given x to integer", false},
+		{"over 100", latestOnly, trafficFlags{traffic: []string{"a=70", "b=40"}, trafficSet: true}, "", "given traffic percents sum to 110, want <=100", false},
+		{"negative", latestOnly, trafficFlags{traffic: []string{"a=-1"}, trafficSet: true}, "", "expected 0 <= percent <= 100", false},
+		{"bad tag", latestOnly, trafficFlags{tags: []string{"stable"}}, "", `invalid --tag "stable"`, false},
+		{"rest to the one left out", []api.TrafficTarget{target("", "", 50, true), target("hello-00001", "", 50, false)},
+			trafficFlags{traffic: []string{"hello-00001=90"}, trafficSet: true}, "@latest=10,hello-00001=90", "", false},
+		{"rest to a new revision", []api.TrafficTarget{target("hello-00001", "", 100, false)},
+			trafficFlags{traffic: []string{"hello-00001=90"}, trafficSet: true}, "hello-00001=90,@latest=10", "", true},
+		{"rest unclear: left to the API", []api.TrafficTarget{target("", "", 100, true)},
+			trafficFlags{traffic: []string{"hello-00001=40", "@latest=50"}, trafficSet: true}, "@latest=50,hello-00001=40", "", false},
 	} {
-		got, err := computeTraffic("hello", c.current, c.f)
+		got, err := computeTraffic("hello", c.current, c.f, c.mutation)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: err %v, want %q", c.name, err, c.err)

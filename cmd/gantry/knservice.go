@@ -111,6 +111,17 @@ func (f *serviceFlags) add(cmd *cobra.Command, verb string) {
 
 func (f *serviceFlags) waiting() bool { return f.wait && !f.noWait }
 
+// mutates says whether the flags change the revision template, so that the
+// update creates a revision (kn gives the rest of a split to it).
+func (f *serviceFlags) mutates() bool {
+	for _, n := range []string{"image", "env", "port", "scale-min", "scale-max", "scale-target", "concurrency-limit", "annotation", "label", "revision-name"} {
+		if f.flags.Changed(n) {
+			return true
+		}
+	}
+	return false
+}
+
 // apply changes svc by the flags; creating says whether svc is new. Every
 // check that needs no server runs here, before anything is sent.
 func (f *serviceFlags) apply(svc *api.Service, creating bool) error {
@@ -185,7 +196,7 @@ func (f *serviceFlags) apply(svc *api.Service, creating bool) error {
 	}
 	f.traffic.trafficSet = f.flags.Changed("traffic")
 	if !f.traffic.empty() {
-		ts, err := computeTraffic(svc.Name, svc.Spec.Traffic, f.traffic)
+		ts, err := computeTraffic(svc.Name, svc.Spec.Traffic, f.traffic, f.mutates())
 		if err != nil {
 			return err
 		}
