@@ -65,9 +65,9 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
+			return &statusError{code: resp.StatusCode, msg: e.Error}
 		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -75,6 +75,21 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 		}
 	}
 	return nil
+}
+
+// statusError is an API error answer: its message, and the status for
+// callers that tell "not found" from a failure.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// isNotFound tells an API 404 (a missing object) from any other failure.
+func isNotFound(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.code == http.StatusNotFound
 }
 
 func runApply(ctx context.Context, args []string) error {

@@ -191,8 +191,11 @@ func domainCommand() *cobra.Command {
 			}
 			c := cf.client()
 			var existing json.RawMessage
-			if err := c.do(cmd.Context(), http.MethodGet, "/api/v1/domainmappings/"+url.PathEscape(cf.namespace)+"/"+url.PathEscape(args[0]), nil, &existing); err == nil {
+			switch err := c.do(cmd.Context(), http.MethodGet, "/api/v1/domainmappings/"+url.PathEscape(cf.namespace)+"/"+url.PathEscape(args[0]), nil, &existing); {
+			case err == nil:
 				return fmt.Errorf("cannot create domain mapping '%s' in namespace '%s' because it already exists", args[0], cf.namespace)
+			case !isNotFound(err):
+				return err
 			}
 			if _, err := applyObject(cmd.Context(), c, dm); err != nil {
 				return err

@@ -300,7 +300,7 @@ func serviceExists(ctx context.Context, c *client, ns, name string) (bool, error
 	if err == nil {
 		return true, nil
 	}
-	if strings.Contains(err.Error(), "not found") {
+	if isNotFound(err) {
 		return false, nil
 	}
 	return false, err
@@ -380,6 +380,11 @@ func waitServiceReady(ctx context.Context, c *client, w io.Writer, ns, name stri
 	events, errc := c.watch(wctx, "services", ns)
 	printed := map[string]bool{}
 	var failing *time.Timer
+	defer func() {
+		if failing != nil {
+			failing.Stop()
+		}
+	}()
 	var failed <-chan time.Time
 	var last *api.Service
 	for {
@@ -423,7 +428,6 @@ func waitServiceReady(ctx context.Context, c *client, w io.Writer, ns, name stri
 			case ready != nil && ready.Status == corev1.ConditionFalse:
 				if failing == nil {
 					failing = time.NewTimer(waitWindow)
-					defer failing.Stop()
 					failed = failing.C
 				}
 			default:
