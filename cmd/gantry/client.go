@@ -92,6 +92,12 @@ func isNotFound(err error) bool {
 	return errors.As(err, &se) && se.code == http.StatusNotFound
 }
 
+// isConflict tells a stale resourceVersion (409).
+func isConflict(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.code == http.StatusConflict
+}
+
 func runApply(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
 	file := fs.String("f", "", "manifest file (YAML or JSON, several documents), or - for standard input")

@@ -241,7 +241,11 @@ func serviceCreate() *cobra.Command {
 			if exists {
 				verb = "Replacing"
 			}
-			return applyService(cmd.Context(), c, svc, &f, verb, "created")
+			result, err := applyObject(cmd.Context(), c, svc)
+			if err != nil {
+				return err
+			}
+			return afterApply(cmd.Context(), c, svc, result, &f, verb, "created")
 		},
 	}
 	f.add(cmd, "create")
@@ -262,15 +266,27 @@ func serviceUpdate() *cobra.Command {
 				return err
 			}
 			c := f.client()
-			svc, err := getService(cmd.Context(), c, f.namespace, args[0])
-			if err != nil {
-				return err
+			// The resourceVersion read is sent back: a status write in
+			// between is a conflict, and the update is made again on what
+			// is now stored, as kn does.
+			for attempt := 1; ; attempt++ {
+				got, err := getService(cmd.Context(), c, f.namespace, args[0])
+				if err != nil {
+					return err
+				}
+				svc := cleanService(got)
+				if err := f.apply(svc, false); err != nil {
+					return err
+				}
+				result, err := applyObject(cmd.Context(), c, svc)
+				if isConflict(err) && attempt < 5 {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				return afterApply(cmd.Context(), c, svc, result, &f, "Updating", "updated")
 			}
-			svc = cleanService(svc)
-			if err := f.apply(svc, false); err != nil {
-				return err
-			}
-			return applyService(cmd.Context(), c, svc, &f, "Updating", "updated")
 		},
 	}
 	f.add(cmd, "update")
@@ -324,12 +340,10 @@ func applyObject(ctx context.Context, c *client, o any) (string, error) {
 	return res.Results[0].Result, nil
 }
 
-func applyService(ctx context.Context, c *client, svc *api.Service, f *serviceFlags, verb, done string) error {
+// afterApply reports an applied service and, with --wait, follows it until
+// it is ready.
+func afterApply(ctx context.Context, c *client, svc *api.Service, result string, f *serviceFlags, verb, done string) error {
 	out := os.Stdout
-	result, err := applyObject(ctx, c, svc)
-	if err != nil {
-		return err
-	}
 	if result == "unchanged" {
 		fmt.Fprintf(out, "Service '%s' in namespace '%s' unchanged.\n", svc.Name, svc.Namespace)
 	}
