@@ -6,10 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use: promtool (prometheus) for alert rules,
-# Chromium for the UI's browser tests.
+# Chromium for the UI's browser tests, a Docker Engine and a registry for the
+# docker runtime's tests.
 need=()
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   SUDO=""
@@ -32,6 +35,14 @@ go vet ./...
 # from the Go module proxy into ~/.cache/gantry-kube (about 7 minutes the first time).
 KUBEBUILDER_ASSETS="$(hack/kube-env.sh)"
 export KUBEBUILDER_ASSETS GANTRY_REQUIRE_KUBE=1
+
+# A Docker Engine (the running one, else a private dockerd) and a registry
+# on 127.0.0.1 for the docker runtime's tests; what this starts is stopped
+# on exit.
+docker_dir="${TMPDIR:-/tmp}/gantry-test-docker"
+trap 'hack/dockerd.sh down "$docker_dir"' EXIT
+eval "$(hack/dockerd.sh up "$docker_dir")"
+export DOCKER_HOST GANTRY_TEST_REGISTRY GANTRY_REQUIRE_DOCKER=1
 
 # Build every test binary in parallel first, then run one package at a time:
 # the end-to-end tests measure real processes, and two packages at once on two

@@ -22,6 +22,7 @@ type Config struct {
 	Network    NetworkConfig
 	Autoscaler AutoscalerConfig
 	GC         GCConfig
+	Deployment DeploymentConfig
 }
 
 // DefaultsConfig is config-defaults.
@@ -80,6 +81,7 @@ func DefaultConfig(localDomain string) *Config {
 	return &Config{
 		Autoscaler: DefaultAutoscalerConfig(),
 		GC:         DefaultGCConfig(),
+		Deployment: DefaultDeploymentConfig(),
 		Defaults: DefaultsConfig{
 			RevisionTimeoutSeconds:              300,
 			MaxRevisionTimeoutSeconds:           600,

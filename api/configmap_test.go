@@ -3,6 +3,7 @@ package api
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -301,5 +302,28 @@ func TestParseConfigMapUninterpreted(t *testing.T) {
 	}
 	if err := ParseConfigMap(nil, cfg); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestConfigDeployment(t *testing.T) {
+	cfg := DefaultConfig("")
+	if !cfg.Deployment.RegistriesSkippingTagResolving["ko.local"] || cfg.Deployment.DigestResolutionTimeout != 10*time.Second {
+		t.Fatalf("defaults %+v", cfg.Deployment)
+	}
+	cm := &ConfigMap{Data: map[string]string{"registries-skipping-tag-resolving": "registry.local, 127.0.0.1:5000", "progress-deadline": "10m"}}
+	cm.Name = ConfigMapDeployment
+	if err := ParseConfigMap(cm, cfg); err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Deployment
+	if !d.RegistriesSkippingTagResolving["127.0.0.1:5000"] || !d.RegistriesSkippingTagResolving["registry.local"] || d.RegistriesSkippingTagResolving["ko.local"] || d.ProgressDeadline != 10*time.Minute {
+		t.Errorf("parsed %+v", d)
+	}
+	cm.Data = map[string]string{"digest-resolution-timeout": "soon"}
+	if err := ParseConfigMap(cm, cfg); err == nil || !strings.Contains(err.Error(), `failed to parse "digest-resolution-timeout"`) {
+		t.Errorf("bad duration: %v", err)
+	}
+	if cfg.Deployment.ProgressDeadline != 10*time.Minute {
+		t.Error("a bad map changed the config")
 	}
 }

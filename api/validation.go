@@ -63,7 +63,11 @@ func Validate(obj Object, cfg *Config) error {
 		scratch := *cfg
 		return ParseConfigMap(o, &scratch)
 	case *Secret:
-		return validateDNS1123Name(o.GetObjectMeta()).ViaField("metadata").asError()
+		errs := validateDNS1123Name(o.GetObjectMeta()).ViaField("metadata")
+		if _, ok := o.Annotations[AnnotationRedacted]; ok {
+			errs = errs.Also(ErrGeneric("this Secret was printed by gantry get, with its values left out; apply it with its real data", "metadata.annotations."+AnnotationRedacted))
+		}
+		return errs.asError()
 	case nil:
 		return fmt.Errorf("no object")
 	}

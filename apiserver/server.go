@@ -200,6 +200,9 @@ func (s *server) list(c echo.Context) error {
 	if items == nil {
 		items = []api.Object{}
 	}
+	for i := range items {
+		items[i] = api.Redacted(items[i]) // Secret values never leave the server
+	}
 	return c.JSON(http.StatusOK, listResponse{Items: items})
 }
 
@@ -223,7 +226,7 @@ func (s *server) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, o)
+	return c.JSON(http.StatusOK, api.Redacted(o)) // Secret values never leave the server
 }
 
 func (s *server) instances(c echo.Context) error {

@@ -511,3 +511,66 @@ func TestAuthToken(t *testing.T) {
 		t.Errorf("no token configured: %d", rec.Code)
 	}
 }
+
+// Secret values never leave the API: list and get show the keys with empty
+// values and their sizes, and what get printed cannot be applied back.
+func TestSecretsRedacted(t *testing.T) {
+	f := newFixture(t, nil)
+	rec := f.do(http.MethodPost, "/api/v1/apply", `apiVersion: v1
+kind: Secret
+metadata: {name: db, namespace: default}
+data: {password: ZnJvbS1kYXRh, user: YWRtaW4=}
+stringData: {token: s3cret-token}
+`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("apply: %d %s", rec.Code, rec.Body)
+	}
+	stored, err := f.st.Get(api.KindSecret, "default", "db")
+	if err != nil || string(stored.(*api.Secret).Data["password"]) != "from-data" {
+		t.Fatalf("stored secret %v %v: the store keeps the real values", stored, err)
+	}
+	want := map[string]any{
+		"data":       map[string]any{"password": "", "user": ""},
+		"stringData": map[string]any{"token": ""},
+		"annotation": "values not shown: data.password=9 bytes, data.user=5 bytes, stringData.token=12 bytes",
+	}
+	for _, path := range []string{"/api/v1/secrets?namespace=default", "/api/v1/secrets", "/api/v1/secrets/default/db"} {
+		rec := f.do(http.MethodGet, path, "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		body := rec.Body.String()
+		for _, v := range []string{"from-data", "ZnJvbS1kYXRh", "admin", "YWRtaW4", "s3cret-token", "czNjcmV0LXRva2Vu"} {
+			if strings.Contains(body, v) {
+				t.Errorf("GET %s shows the value %q: %s", path, v, body)
+			}
+		}
+		var one map[string]any
+		if strings.Contains(path, "/db") {
+			json.Unmarshal(rec.Body.Bytes(), &one)
+		} else {
+			var list struct{ Items []map[string]any }
+			json.Unmarshal(rec.Body.Bytes(), &list)
+			if len(list.Items) != 1 {
+				t.Fatalf("GET %s: %d items", path, len(list.Items))
+			}
+			one = list.Items[0]
+		}
+		got := map[string]any{"data": one["data"], "stringData": one["stringData"],
+			"annotation": one["metadata"].(map[string]any)["annotations"].(map[string]any)[api.AnnotationRedacted]}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("GET %s (-want +got):\n%s", path, d)
+		}
+	}
+	// Applying what get printed would blank the real values: refused.
+	printed := f.do(http.MethodGet, "/api/v1/secrets/default/db", "").Body.String()
+	rec = f.do(http.MethodPost, "/api/v1/apply", printed)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, rec), "printed by gantry get") {
+		t.Errorf("apply of a redacted secret: %d %s", rec.Code, rec.Body)
+	}
+	// ConfigMaps are not secret: shown as stored.
+	f.do(http.MethodPost, "/api/v1/apply", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: default}\ndata: {LEVEL: debug}\n")
+	if body := f.do(http.MethodGet, "/api/v1/configmaps/default/app", "").Body.String(); !strings.Contains(body, `"LEVEL":"debug"`) {
+		t.Errorf("configmap: %s", body)
+	}
+}

@@ -49,7 +49,7 @@ func (s *server) watch(c echo.Context, kind string, sel labels.Selector) error {
 	enc := json.NewEncoder(w)
 	sent := map[string]api.Object{} // by namespace/name: the last version sent
 	send := func(typ string, o api.Object) error {
-		if err := enc.Encode(WatchEvent{Type: typ, Object: o}); err != nil {
+		if err := enc.Encode(WatchEvent{Type: typ, Object: api.Redacted(o)}); err != nil {
 			return err
 		}
 		w.Flush()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +90,27 @@ func TestWatchEndsOnShutdown(t *testing.T) {
 		t.Fatalf("shutdown with an open watch: %v after %s", err, time.Since(start))
 	}
 	srv.Close()
+}
+
+// TestWatchRedactsSecrets: a watch shows a Secret's keys, not its values, as
+// list and get do.
+func TestWatchRedactsSecrets(t *testing.T) {
+	f := newFixture(t, nil)
+	if rec := f.do(http.MethodPost, "/api/v1/apply", "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: default}\nstringData: {token: s3cret-token}\n"); rec.Code != http.StatusOK {
+		t.Fatal(rec.Body)
+	}
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/secrets?watch=true", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"token":""`) || strings.Contains(line, "s3cret") {
+		t.Errorf("watch event %q (%v): want the key with an empty value", line, err)
+	}
 }

@@ -38,6 +38,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
+
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -71,6 +80,10 @@ func startStack(t testing.TB, stateDir string, extra ...string) *stack {
 	s := &stack{t: t, stateDir: stateDir, gateway: freeAddr(t), tls: freeAddr(t), ui: freeAddr(t),
 		marker: fmt.Sprintf("GANTRY_E2E_MARKER=%d-%s", time.Now().UnixNano(), t.Name()), log: &bytes.Buffer{}, done: make(chan struct{})}
 	args := append([]string{"up", "--state-dir", stateDir, "--gateway-addr", s.gateway, "--gateway-tls-addr", s.tls, "--ui-addr", s.ui}, extra...)
+	if !hasFlag(extra, "--runtime") {
+		// The tests written for host processes keep them where an engine runs.
+		args = append(args, "--runtime", "process")
+	}
 	s.cmd = exec.Command(gantryBin, args...)
 	s.cmd.Env = append(os.Environ(), s.marker)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log

@@ -3,6 +3,7 @@ package queueproxy
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,10 @@ type Env struct {
 	Revision      string // SERVING_REVISION
 	Pod           string // SERVING_POD
 
-	UserPort    int // USER_PORT: the app listens on 127.0.0.1:UserPort
+	UserPort    int // USER_PORT: the app listens on UserHost:UserPort
+	// UserHost (USER_HOST) is where the app is reached: 127.0.0.1 beside
+	// it, a container's bridge IP on one machine with the docker runtime.
+	UserHost string
 	ServingPort int // QUEUE_SERVING_PORT: default for --http-port, 0 if unset
 
 	ContainerConcurrency int           // CONTAINER_CONCURRENCY: 0 means unlimited
@@ -28,6 +32,11 @@ type Env struct {
 	ReadinessProbe Probe // SERVING_READINESS_PROBE, default a TCP probe of USER_PORT
 
 	AppPID int // GANTRY_APP_PID: the app's process, for resource metrics; 0 = discover
+	// AppCgroup (GANTRY_APP_CGROUP) names the app container's cgroup
+	// directories, ':'-separated (v1: cpuacct and memory; v2: one); when
+	// set, the app's CPU and memory come from there, not from a process.
+	// "none": the app's resources cannot be read here.
+	AppCgroup string
 }
 
 const defaultRevisionTimeout = 300 * time.Second
@@ -71,7 +80,14 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 	if e.AppPID, err = envInt(getenv, "GANTRY_APP_PID", 0, 0, 1<<31-1); err != nil {
 		return e, err
 	}
-	if e.ReadinessProbe, err = parseProbe(getenv("SERVING_READINESS_PROBE"), e.UserPort); err != nil {
+	e.AppCgroup = getenv("GANTRY_APP_CGROUP")
+	e.UserHost = getenv("USER_HOST")
+	if e.UserHost == "" {
+		e.UserHost = "127.0.0.1"
+	} else if net.ParseIP(e.UserHost) == nil {
+		return e, fmt.Errorf("USER_HOST %q: want an IP address", e.UserHost)
+	}
+	if e.ReadinessProbe, err = parseProbe(getenv("SERVING_READINESS_PROBE"), e.UserHost, e.UserPort); err != nil {
 		return e, fmt.Errorf("SERVING_READINESS_PROBE: %w", err)
 	}
 	return e, nil
@@ -142,6 +158,7 @@ type HTTPHeader struct {
 
 // GRPCAction mirrors corev1.GRPCAction.
 type GRPCAction struct {
+	Host    string  `json:"-"` // USER_HOST
 	Port    int     `json:"port"`
 	Service *string `json:"service,omitempty"`
 }
@@ -169,7 +186,7 @@ func (p *intOrName) UnmarshalJSON(b []byte) error {
 
 // parseProbe decodes Knative's JSON probe. Knative's newer multi-container
 // form is a JSON array; its first element is the serving container's probe.
-func parseProbe(s string, userPort int) (Probe, error) {
+func parseProbe(s, userHost string, userPort int) (Probe, error) {
 	var p Probe
 	s = strings.TrimSpace(s)
 	switch {
@@ -196,14 +213,14 @@ func parseProbe(s string, userPort int) (Probe, error) {
 			p.TCPSocket.Port = intOrName(userPort)
 		}
 		if p.TCPSocket.Host == "" {
-			p.TCPSocket.Host = "127.0.0.1"
+			p.TCPSocket.Host = userHost
 		}
 	case p.HTTPGet != nil:
 		if p.HTTPGet.Port == 0 {
 			p.HTTPGet.Port = intOrName(userPort)
 		}
 		if p.HTTPGet.Host == "" {
-			p.HTTPGet.Host = "127.0.0.1"
+			p.HTTPGet.Host = userHost
 		}
 		if p.HTTPGet.Path == "" {
 			p.HTTPGet.Path = "/"
@@ -222,10 +239,11 @@ func parseProbe(s string, userPort int) (Probe, error) {
 		if p.GRPC.Port == 0 {
 			p.GRPC.Port = userPort
 		}
+		p.GRPC.Host = userHost
 	case p.Exec != nil:
 		// The kubelet runs exec probes; the sidecar can only check the port.
 		p.Exec = nil
-		p.TCPSocket = &TCPSocketAction{Host: "127.0.0.1", Port: intOrName(userPort)}
+		p.TCPSocket = &TCPSocketAction{Host: userHost, Port: intOrName(userPort)}
 	default:
 		return p, fmt.Errorf("no tcpSocket, httpGet, grpc or exec handler")
 	}

@@ -259,7 +259,7 @@ func (p *Prober) check(ctx context.Context, timeout time.Duration) bool {
 		resp.Body.Close()
 		return resp.StatusCode >= 200 && resp.StatusCode < 400
 	case p.probe.GRPC != nil:
-		cc, err := grpc.NewClient(net.JoinHostPort("127.0.0.1", strconv.Itoa(p.probe.GRPC.Port)),
+		cc, err := grpc.NewClient(net.JoinHostPort(p.probe.GRPC.Host, strconv.Itoa(p.probe.GRPC.Port)),
 			grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return false

@@ -25,6 +25,7 @@ type processCollector struct {
 	appPID        func() int
 	discoveredPID atomic.Int64
 	userPort      int
+	cgroup        string
 }
 
 func newProcessCollector(e Env, appPID func() int) *processCollector {
@@ -34,7 +35,7 @@ func newProcessCollector(e Env, appPID func() int) *processCollector {
 			"Cumulative cpu time consumed in seconds.", labels, nil),
 		mem: prometheus.NewDesc("container_memory_working_set_bytes",
 			"Current working set in bytes.", labels, nil),
-		ns: e.Namespace, pod: e.Pod, appPID: appPID, userPort: e.UserPort,
+		ns: e.Namespace, pod: e.Pod, appPID: appPID, userPort: e.UserPort, cgroup: e.AppCgroup,
 	}
 }
 
@@ -45,6 +46,13 @@ func (c *processCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *processCollector) Collect(ch chan<- prometheus.Metric) {
 	c.collect(ch, os.Getpid(), "queue-proxy")
+	if c.cgroup != "" {
+		if cpu, mem, err := readCgroup(c.cgroup); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, cpu, c.ns, c.pod, "user-container")
+			ch <- prometheus.MustNewConstMetric(c.mem, prometheus.GaugeValue, mem, c.ns, c.pod, "user-container")
+		}
+		return
+	}
 	if pid := c.resolveAppPID(); pid > 0 {
 		c.collect(ch, pid, "user-container")
 	}

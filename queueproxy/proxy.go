@@ -50,7 +50,7 @@ type proxyHandler struct {
 func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 	h := &proxyHandler{handlerDeps: d, sweep: newSweeper()}
 	h.appDown.log = d.log
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(d.env.UserPort))
+	addr := net.JoinHostPort(d.env.UserHost, strconv.Itoa(d.env.UserPort))
 	if !d.h2c {
 		h.fast = newFastClient(addr, maxIdle(d.env.ContainerConcurrency))
 	}

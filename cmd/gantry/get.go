@@ -276,11 +276,11 @@ func printObjects(w io.Writer, kind string, items []json.RawMessage, format stri
 			row(v.Namespace, v.Name, dash(v.Status.LatestCreatedRevisionName), dash(v.Status.LatestReadyRevisionName), st, age, reason)
 		case *api.Revision:
 			if i == 0 {
-				header("NAME", "SERVICE", "GENERATION", "READY", "ACTUAL", "DESIRED", "AGE", "REASON")
+				header("NAME", "SERVICE", "GENERATION", "READY", "ACTUAL", "DESIRED", "IMAGE", "AGE", "REASON")
 			}
 			st, reason := readyOf(v.Status.Conditions)
 			row(v.Namespace, v.Name, dash(v.Labels[api.LabelService]), dash(v.Labels[api.LabelConfigurationGen]), st,
-				replicas(v.Status.ActualReplicas), replicas(v.Status.DesiredReplicas), age, reason)
+				replicas(v.Status.ActualReplicas), replicas(v.Status.DesiredReplicas), servingImage(v), age, reason)
 		case *api.Route:
 			if i == 0 {
 				header("NAME", "URL", "READY", "TRAFFIC", "AGE", "REASON")
@@ -355,4 +355,17 @@ func humanAge(now, t time.Time) string {
 		return strconv.Itoa(int(d.Hours())) + "h"
 	}
 	return strconv.Itoa(int(d.Hours()/24)) + "d"
+}
+
+// servingImage is the first container's image as it runs: the digest,
+// shortened to 12 hex digits, once resolved.
+func servingImage(r *api.Revision) string {
+	if len(r.Status.ContainerStatuses) == 0 {
+		return "-"
+	}
+	img := r.Status.ContainerStatuses[0].ImageDigest
+	if i := strings.Index(img, "@sha256:"); i >= 0 && len(img) > i+8+12 {
+		return img[:i+8+12]
+	}
+	return dash(img)
 }

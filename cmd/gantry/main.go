@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gantry-dev/gantry/controller/runtime/process"
 	"github.com/spf13/cobra"
 )
 
@@ -32,6 +33,7 @@ func commands() []command {
 		{"apply", "apply Knative Service/Route/DomainMapping/ConfigMap YAML (-f FILE|-)", runApply},
 		{"get", "list or show services, configurations, revisions, routes, domainmappings (-w to watch)", runGet},
 		{"delete", "delete an object: gantry delete KIND NAME [-n NS]", runDelete},
+		{"logs", "print a revision's container logs: gantry logs REVISION [-n NS] [-f] [--instance ID]", runLogs},
 		{"queue-proxy", "the per-instance sidecar; configured like Knative's, by environment", runQueueProxy},
 		{"controller", "the Kubernetes controller, autoscaler and gateway (controller translate -f FILE: Knative YAML → serving.gantry.dev)", runController},
 		{"scale", "scale simulate: replay a concurrency trace through the KPA decider", runScale},
@@ -74,14 +76,18 @@ func rootCommand() *cobra.Command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// Hidden: the process runtime's mount-and-exec step, before any signal
+	// handling, since it execs the app.
+	if len(os.Args) > 1 && os.Args[1] == process.MountExecCommand {
+		os.Exit(process.MountExec(os.Args[2:]))
+	}
 	root := rootCommand()
 	if len(os.Args) < 2 {
 		root.SetOut(os.Stderr)
 		_ = root.Usage()
-		stop()
 		os.Exit(2)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	cmd, err := root.ExecuteContextC(ctx)
 	stop()
 	if err == nil || errors.Is(err, flag.ErrHelp) {

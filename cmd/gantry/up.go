@@ -34,6 +34,8 @@ type upFlags struct {
 	demo                                                  bool
 	traceSampling                                         float64 // tracing.go; negative: not set
 	authToken, grafanaURL                                 string
+	runtime                                               string
+	dockerPublish                                         bool
 }
 
 func runUp(ctx context.Context, args []string) error {
@@ -51,6 +53,8 @@ func runUp(ctx context.Context, args []string) error {
 	fs.Float64Var(&f.alertThreshold, "alert-error-ratio", 0, "5xx ratio above which GantryRevisionHigh5xxRatio fires (default 0.05)")
 	fs.DurationVar(&f.alertFor, "alert-for", 0, "how long the 5xx ratio must stay above the threshold (default 5m; negative: at once)")
 	fs.StringVar(&f.alertWebhook, "alert-webhook", "", "Alertmanager or webhook URL to send firing alerts to (Alertmanager v2 JSON)")
+	fs.StringVar(&f.runtime, "runtime", "auto", "how revisions run: docker (containers through the Docker Engine API at $DOCKER_HOST), process (host processes), or auto (docker when an engine answers, else process)")
+	fs.BoolVar(&f.dockerPublish, "docker-publish", false, "docker runtime: publish each container's port on 127.0.0.1 instead of reaching it at its bridge IP (the default where the bridge routes from this host)")
 	fs.BoolVar(&f.demo, "demo", false, "also deploy the sample app with two revisions and light traffic")
 	fs.StringVar(&f.authToken, "auth-token", os.Getenv(ui.TokenEnv), "token the UI and API require (needed for a non-loopback --ui-addr; default $"+ui.TokenEnv+")")
 	fs.StringVar(&f.grafanaURL, "grafana-url", "", "Grafana base URL, for links from alerts to dashboard panels")
@@ -108,8 +112,17 @@ func up(ctx context.Context, f upFlags) error {
 	}
 	defer trc.shutdown()
 
-	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: trc.qpEnv})
+	lookup := controller.StoreLookup{Store: st}
+	var ctl *controller.Controller
+	backend, err := chooseBackend(ctx, f.runtime, f.dockerPublish, f.stateDir, lookup, func() api.DeploymentConfig { return ctl.Config().Deployment },
+		log.With("component", "runtime"))
 	if err != nil {
+		return err
+	}
+	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: trc.qpEnv,
+		Lookup: lookup, Backend: backend})
+	if err != nil {
+		backend.Close()
 		return err
 	}
 	defer rt.Close()
@@ -136,7 +149,7 @@ func up(ctx context.Context, f upFlags) error {
 	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg, OnColdStart: scaler.Poke,
 		TracerProvider: trc.tracerProvider()})
 	share := &gateway.ShareWindow{}
-	ctl := controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
+	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
 		GatewayPort: gwPort, GatewayTLSPort: tlsLn.Addr().(*net.TCPAddr).Port, Logger: log.With("component", "controller"), Registry: reg})
 
 	metricsEngine, err := openMetrics(f, log, reg, uiLn.Addr().String())

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller/podspec"
+	"github.com/gantry-dev/gantry/controller/runtime"
+	"github.com/gantry-dev/gantry/controller/runtime/process"
 	"github.com/gantry-dev/gantry/queueproxy"
 )
 
@@ -40,6 +44,8 @@ type instance struct {
 	reason    string
 	message   string
 	started   time.Time
+	prepared  runtime.Prepared
+	progress  string // what the instance is doing while not ready (pulling ...)
 }
 
 // InstanceInfo is what the runtime reports of one instance.
@@ -79,6 +85,21 @@ func (in *instance) setReady(ready bool, addr string) {
 	if ready {
 		in.everReady, in.failed, in.reason, in.message = true, false, "", ""
 	}
+	in.mu.Unlock()
+	if changed {
+		in.rt.notify()
+	}
+}
+
+// setProgress records what a not-yet-ready instance is doing.
+func (in *instance) setProgress(phase, line string) {
+	msg := phase
+	if line != "" {
+		msg += ": " + line
+	}
+	in.mu.Lock()
+	changed := in.progress != msg
+	in.progress = msg
 	in.mu.Unlock()
 	if changed {
 		in.rt.notify()
@@ -125,70 +146,91 @@ func (in *instance) run(ctx context.Context) {
 }
 
 // runOnce starts the app and its queue-proxy, waits for readiness, and
-// returns when either process exits (an error) or ctx ends (nil).
+// returns when either exits (an error) or ctx ends (nil).
 func (in *instance) runOnce(ctx context.Context) error {
-	port, err := freePort()
+	b := in.rt.opts.Backend
+	port, err := b.Port(podspec.DeclaredPort(in.rev))
 	if err != nil {
 		in.setFailed("PortUnavailable", err.Error())
 		return err
 	}
-	spec, err := buildProcessSpec(in.rev, in.rt.opts.Binary, port)
+	c, err := podspec.Resolve(in.rev, port, in.rt.pod(in.name, in.rev), in.rt.opts.Lookup)
 	if err != nil {
-		var nr *notRunnable
-		if errors.As(err, &nr) {
-			in.setFailed(nr.reason, nr.message)
-			return errPermanent
+		// A missing Secret or ConfigMap may still be applied: retried with
+		// back-off, as the kubelet retries CreateContainerConfigError.
+		var pe *podspec.Error
+		if errors.As(err, &pe) {
+			in.setFailed(pe.Reason, pe.Message)
+		} else {
+			in.setFailed("CreateContainerConfigError", err.Error())
 		}
-		in.setFailed("Error", err.Error())
 		return err
 	}
-	app, err := startProcess(spec.path, spec.args, spec.env, spec.dir, in.logPath)
+	in.setProgress("Preparing", "")
+	prep, err := b.Prepare(ctx, in.rev, c, func(line string) { in.setProgress("Pulling", line) })
 	if err != nil {
-		msg := fmt.Sprintf("cannot start %q: %v", spec.path, err)
-		in.setFailed("ExecFailed", msg)
-		return errors.New(msg)
+		return in.startFailed(ctx, err, "ImagePullFailed")
 	}
-	appDone := make(chan struct{})
-	var appErr error
-	go func() { appErr = app.Wait(); close(appDone) }()
 	in.mu.Lock()
-	in.appPID = app.Process.Pid
+	in.prepared = prep
 	in.mu.Unlock()
+	volDir := ""
+	if len(c.Volumes) > 0 {
+		volDir = filepath.Join(in.rt.opts.StateDir, "volumes", in.rev.Namespace, in.name)
+		if err := podspec.WriteVolumes(volDir, c); err != nil {
+			in.setFailed("CreateContainerConfigError", err.Error())
+			return err
+		}
+		defer os.RemoveAll(volDir)
+	}
+	in.setProgress("Starting", "")
+	app, err := b.Start(ctx, runtime.Spec{Instance: in.name, Revision: in.rev, Container: c, Prepared: prep,
+		VolumeDir: volDir, LogPath: in.logPath, Labels: in.rt.labels(in.rev, in.name)})
+	if err != nil {
+		return in.startFailed(ctx, err, "StartFailed")
+	}
+	appHost, appPortStr, _ := net.SplitHostPort(app.Addr())
+	appPort, _ := strconv.Atoi(appPortStr)
+	qpEnv := in.queueProxyEnv(appPort, c, app.ResourceEnv())
+	qpEnv["USER_HOST"] = appHost
 
 	portsFile := filepath.Join(filepath.Dir(in.logPath), in.name+".ports.json")
 	os.Remove(portsFile)
 	qpArgs := []string{"queue-proxy", "--http-port=0", "--h2c-port=0", "--admin-port=0", "--stats-port=0", "--metrics-port=0",
 		"--ports-file=" + portsFile, "--drain-quiet-period=" + in.rt.opts.DrainQuietPeriod.String()}
-	qp, err := startProcess(in.rt.opts.Binary, qpArgs, in.queueProxyEnv(port, app.Process.Pid), "", in.qpLog)
+	qp, err := process.StartProcess(in.rt.opts.Binary, qpArgs, qpEnv, "", in.qpLog)
 	if err != nil {
-		stopGroup(app, appDone, time.Second)
+		app.Stop(time.Second)
 		in.setFailed("QueueProxyFailed", fmt.Sprintf("cannot start queue-proxy: %v", err))
 		return err
 	}
 	qpDone := make(chan struct{})
 	var qpErr error
 	go func() { qpErr = qp.Wait(); close(qpDone) }()
+	appDone := app.Done()
 
 	stopBoth := func() {
 		in.setReady(false, "")
-		stopGroup(qp, qpDone, in.rt.opts.DrainQuietPeriod+in.timeout())
-		stopGroup(app, appDone, 5*time.Second)
+		process.StopGroup(qp, qpDone, in.rt.opts.DrainQuietPeriod+in.timeout())
+		app.Stop(terminationGrace(in.rev))
 	}
 
 	p, err := waitPorts(ctx, portsFile, appDone, qpDone)
 	if err != nil {
 		stopBoth()
-		return in.exited(appDone, appErr, qpDone, qpErr, err)
+		return in.exited(app, qpDone, qpErr, err)
 	}
 	in.mu.Lock()
 	in.ports = p
 	in.mu.Unlock()
 	addr := "127.0.0.1:" + strconv.Itoa(p.HTTP)
+	pr := newProber(app, c)
 
 	// Probe until ready, then keep probing so an app that stops answering
 	// leaves the endpoints, as a Kubernetes readiness probe would.
 	interval, failures := 50*time.Millisecond, 0
-	deadline := time.Now().Add(in.rt.opts.ProgressDeadline)
+	progressDeadline := in.progressDeadline()
+	deadline := time.Now().Add(progressDeadline)
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
@@ -197,13 +239,18 @@ func (in *instance) runOnce(ctx context.Context) error {
 			return nil
 		case <-appDone:
 			stopBoth()
-			return in.exited(appDone, appErr, qpDone, qpErr, nil)
+			return in.exited(app, qpDone, qpErr, nil)
 		case <-qpDone:
 			stopBoth()
-			return in.exited(appDone, appErr, qpDone, qpErr, nil)
+			return in.exited(app, qpDone, qpErr, nil)
 		case <-time.After(interval):
 		}
-		ok := probe(ctx, client, addr)
+		if kill := pr.liveness(ctx, time.Now()); kill != "" {
+			stopBoth()
+			in.setFailed("LivenessProbeFailed", kill)
+			return errors.New(kill)
+		}
+		ok := pr.started(ctx, time.Now()) && probe(ctx, client, addr) && pr.ready(ctx, time.Now())
 		in.mu.Lock()
 		ready := in.ready
 		in.mu.Unlock()
@@ -222,11 +269,49 @@ func (in *instance) runOnce(ctx context.Context) error {
 			}
 		case !in.everReadyNow() && time.Now().After(deadline):
 			stopBoth()
-			msg := fmt.Sprintf("instance did not become ready within %s", in.rt.opts.ProgressDeadline)
+			msg := fmt.Sprintf("instance did not become ready within %s", progressDeadline)
 			in.setFailed("ProgressDeadlineExceeded", msg+lastLine(in.logPath))
 			return errors.New(msg)
 		}
 	}
+}
+
+// startFailed records a failure of Prepare or Start; a permanent one stops
+// the retries until the revision changes.
+func (in *instance) startFailed(ctx context.Context, err error, reason string) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	var re *runtime.Error
+	if errors.As(err, &re) {
+		in.setFailed(re.Reason, re.Message)
+		if re.Permanent {
+			return errPermanent
+		}
+		return err
+	}
+	in.setFailed(reason, err.Error())
+	return err
+}
+
+// terminationGrace is the pod's terminationGracePeriodSeconds (Kubernetes'
+// default 30s), capped so that gantry stops in reasonable time.
+func terminationGrace(rev *api.Revision) time.Duration {
+	if g := rev.Spec.TerminationGracePeriodSeconds; g != nil && *g >= 0 {
+		return min(time.Duration(*g)*time.Second, 30*time.Second)
+	}
+	return 5 * time.Second
+}
+
+// progressDeadline is the revision's serving.knative.dev/progress-deadline,
+// else the runtime's.
+func (in *instance) progressDeadline() time.Duration {
+	if v := in.rev.Annotations[api.AnnotationProgressDeadline]; v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+	}
+	return in.rt.opts.ProgressDeadline
 }
 
 func (in *instance) everReadyNow() bool {
@@ -235,18 +320,18 @@ func (in *instance) everReadyNow() bool {
 	return in.everReady
 }
 
-// exited records why the instance's processes ended.
-func (in *instance) exited(appDone <-chan struct{}, appErr error, qpDone <-chan struct{}, qpErr error, cause error) error {
+// exited records why the instance's app or queue-proxy ended.
+func (in *instance) exited(app runtime.App, qpDone <-chan struct{}, qpErr error, cause error) error {
 	select {
-	case <-appDone:
-		reason, msg := exitReason(appErr)
-		in.setFailed(reason, msg+lastLine(in.logPath))
-		return errors.New(msg)
+	case <-app.Done():
+		x := app.Exit()
+		in.setFailed(x.Reason, x.Message+lastLine(in.logPath))
+		return errors.New(x.Message)
 	default:
 	}
 	select {
 	case <-qpDone:
-		reason, msg := exitReason(qpErr)
+		reason, msg := process.ExitReason(qpErr)
 		in.setFailed("QueueProxy"+reason, "queue-proxy: "+msg+lastLine(in.qpLog))
 		return errors.New("queue-proxy: " + msg)
 	default:
@@ -265,7 +350,7 @@ func (in *instance) timeout() time.Duration {
 	return 30 * time.Second
 }
 
-func (in *instance) queueProxyEnv(userPort, appPID int) map[string]string {
+func (in *instance) queueProxyEnv(userPort int, c *podspec.Container, resourceEnv map[string]string) map[string]string {
 	r := in.rev
 	env := map[string]string{
 		"SERVING_NAMESPACE":     r.Namespace,
@@ -275,13 +360,15 @@ func (in *instance) queueProxyEnv(userPort, appPID int) map[string]string {
 		"SERVING_POD":           in.name,
 		"USER_PORT":             strconv.Itoa(userPort),
 		"CONTAINER_CONCURRENCY": "0",
-		"GANTRY_APP_PID":        strconv.Itoa(appPID),
 		// A sidecar's share of the CPU: one P costs less CPU per request and
 		// less latency than several (docs/benchmarks.md); GOMAXPROCS set for
 		// gantry up itself still wins.
 		"GOMAXPROCS": envOr("GOMAXPROCS", "1"),
 		// Keeps sysmon from waking per request (queueproxy.GoDebug).
 		"GODEBUG": queueproxy.GoDebug(os.Getenv("GODEBUG")),
+	}
+	for k, v := range resourceEnv {
+		env[k] = v
 	}
 	for k, v := range in.rt.opts.QueueProxyEnv {
 		env[k] = v
@@ -297,7 +384,7 @@ func (in *instance) queueProxyEnv(userPort, appPID int) map[string]string {
 	setSeconds("REVISION_TIMEOUT_SECONDS", r.Spec.TimeoutSeconds)
 	setSeconds("REVISION_RESPONSE_START_TIMEOUT_SECONDS", r.Spec.ResponseStartTimeoutSeconds)
 	setSeconds("REVISION_IDLE_TIMEOUT_SECONDS", r.Spec.IdleTimeoutSeconds)
-	if c, err := servingContainer(&r.Spec); err == nil && c.ReadinessProbe != nil {
+	if c.ReadinessProbe != nil && c.ReadinessProbe.Exec == nil {
 		p := c.ReadinessProbe.DeepCopy()
 		// The probe targets the app's local port, whatever the manifest says.
 		if p.TCPSocket != nil {
@@ -307,6 +394,9 @@ func (in *instance) queueProxyEnv(userPort, appPID int) map[string]string {
 		if p.HTTPGet != nil {
 			p.HTTPGet.Port.IntVal, p.HTTPGet.Port.StrVal = int32(userPort), ""
 			p.HTTPGet.Port.Type = 0
+		}
+		if p.GRPC != nil {
+			p.GRPC.Port = int32(userPort)
 		}
 		if b, err := json.Marshal(p); err == nil {
 			env["SERVING_READINESS_PROBE"] = string(b)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller/podspec"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -14,7 +15,7 @@ func TestQueueProxyEnvRuntimeSettings(t *testing.T) {
 	rev := &api.Revision{ObjectMeta: metav1.ObjectMeta{Name: "hello-00001", Namespace: "default",
 		Labels: map[string]string{api.LabelService: "hello", api.LabelConfiguration: "hello"}}}
 	in := &instance{name: "hello-00001-1", rev: rev, rt: &Runtime{}}
-	env := in.queueProxyEnv(8080, 42)
+	env := in.queueProxyEnv(8080, &podspec.Container{}, map[string]string{"GANTRY_APP_PID": "42"})
 	if env["GOMAXPROCS"] != "1" || env["GODEBUG"] != "schedtrace=2147483647" {
 		t.Errorf("GOMAXPROCS=%q GODEBUG=%q", env["GOMAXPROCS"], env["GODEBUG"])
 	}
@@ -22,7 +23,7 @@ func TestQueueProxyEnvRuntimeSettings(t *testing.T) {
 		t.Errorf("env %v", env)
 	}
 	t.Setenv("GODEBUG", "gctrace=1")
-	if got := in.queueProxyEnv(8080, 42)["GODEBUG"]; got != "gctrace=1,schedtrace=2147483647" {
+	if got := in.queueProxyEnv(8080, &podspec.Container{}, map[string]string{"GANTRY_APP_PID": "42"})["GODEBUG"]; got != "gctrace=1,schedtrace=2147483647" {
 		t.Errorf("GODEBUG %q keeps the user's settings and adds the sysmon one", got)
 	}
 }

@@ -7,14 +7,19 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller/podspec"
 	"github.com/gantry-dev/gantry/controller/reconcile"
+	"github.com/gantry-dev/gantry/controller/runtime"
+	"github.com/gantry-dev/gantry/controller/runtime/process"
 	"github.com/gantry-dev/gantry/gateway"
+	"github.com/google/uuid"
 )
 
 // Options configures the runtime.
@@ -28,7 +33,19 @@ type Options struct {
 	ProgressDeadline time.Duration // time an instance has to become ready; default 120s
 	// QueueProxyEnv is added to every queue-proxy's environment (tracing).
 	QueueProxyEnv map[string]string
+	// Backend runs the apps; default: host processes.
+	Backend runtime.Backend
+	// Lookup finds the Secrets and ConfigMaps containers refer to.
+	Lookup podspec.Lookup
 }
+
+// Labels every backend puts on what it creates, so a restarted gantry finds
+// its own leftovers (and no other state dir's).
+const (
+	LabelStateDir = "dev.gantry.state-dir"
+	LabelRevision = "dev.gantry.revision"
+	LabelInstance = "dev.gantry.instance"
+)
 
 // Runtime runs revision instances as local processes.
 type Runtime struct {
@@ -68,12 +85,49 @@ func New(o Options) (*Runtime, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Backend == nil {
+		o.Backend = &process.Backend{Binary: o.Binary}
+	}
+	if o.Lookup == nil {
+		o.Lookup = noObjects{}
+	}
+	if abs, err := filepath.Abs(o.StateDir); err == nil {
+		o.StateDir = abs
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Runtime{opts: o, log: o.Logger, ctx: ctx, cancel: cancel,
 		changes: make(chan struct{}, 1), revs: map[string]*revState{}}, nil
 }
 
 func key(ns, name string) string { return ns + "/" + name }
+
+// Backend is the backend apps run with.
+func (r *Runtime) Backend() runtime.Backend { return r.opts.Backend }
+
+type noObjects struct{}
+
+func (noObjects) Secret(string, string) (*api.Secret, bool)       { return nil, false }
+func (noObjects) ConfigMap(string, string) (*api.ConfigMap, bool) { return nil, false }
+
+// labels are the labels of an instance's container.
+func (r *Runtime) labels(rev *api.Revision, instance string) map[string]string {
+	return map[string]string{LabelStateDir: r.opts.StateDir, LabelRevision: rev.Namespace + "/" + rev.Name,
+		LabelInstance: instance, api.LabelService: rev.Labels[api.LabelService],
+		api.LabelConfiguration: rev.Labels[api.LabelConfiguration], api.LabelRevision: rev.Name}
+}
+
+// pod is what the downward API sees of an instance.
+func (r *Runtime) pod(instance string, rev *api.Revision) podspec.Pod {
+	host, _ := os.Hostname()
+	labels := map[string]string{}
+	for k, v := range rev.Labels {
+		labels[k] = v
+	}
+	labels[api.LabelRevision] = rev.Name
+	return podspec.Pod{Name: instance, Namespace: rev.Namespace, UID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(r.opts.StateDir+"/"+instance)).String(), IP: "127.0.0.1", NodeName: host,
+		Labels: labels, Annotations: rev.Annotations, ServiceAccountName: rev.Spec.ServiceAccountName,
+		NodeMilliCPU: int64(goruntime.NumCPU()) * 1000, NodeMemoryBytes: nodeMemory()}
+}
 
 // Changes signals (coalesced) whenever an instance changes readiness.
 func (r *Runtime) Changes() <-chan struct{} { return r.changes }
@@ -165,6 +219,9 @@ func (r *Runtime) Retain(keep map[string]bool) {
 	}
 	r.mu.Unlock()
 	r.stopAll(stop)
+	if f, ok := r.opts.Backend.(interface{ Forget(map[string]bool) }); ok {
+		f.Forget(keep)
+	}
 }
 
 // Observe reports a revision's instances to the reconciler.
@@ -172,11 +229,14 @@ func (r *Runtime) Observe(ns, name string) reconcile.Observed {
 	r.mu.Lock()
 	rs := r.revs[key(ns, name)]
 	var ins []*instance
+	var rev *api.Revision
 	if rs != nil {
 		ins = append(ins, rs.instances...)
+		rev = rs.rev
 	}
 	r.mu.Unlock()
-	obs := reconcile.Observed{Desired: len(ins), LogURL: "file://" + filepath.Join(r.opts.StateDir, "logs", ns, name)}
+	obs := reconcile.Observed{Desired: len(ins), LogURL: "file://" + filepath.Join(r.opts.StateDir, "logs", ns, name),
+		Runtime: r.opts.Backend.Name()}
 	failed := 0
 	for _, in := range ins {
 		i := in.info()
@@ -188,6 +248,20 @@ func (r *Runtime) Observe(ns, name string) reconcile.Observed {
 		}
 	}
 	obs.Failed = obs.Ready == 0 && failed > 0
+	for _, in := range ins {
+		in.mu.Lock()
+		p, prog := in.prepared, in.progress
+		in.mu.Unlock()
+		if p.Digest != "" && obs.ImageDigest == "" {
+			obs.ImageDigest = p.Digest
+		}
+		if len(obs.Notes) == 0 {
+			obs.Notes = append(sidecarNotes(rev), p.Notes...)
+		}
+		if obs.Progress == "" && !obs.Failed && obs.Ready == 0 {
+			obs.Progress = prog
+		}
+	}
 	return obs
 }
 
@@ -233,5 +307,37 @@ func (r *Runtime) Close() error {
 	r.cancel()
 	r.stopAll(all)
 	r.wg.Wait()
-	return nil
+	return r.opts.Backend.Close()
+}
+
+// nodeMemory is the machine's memory in bytes (resourceFieldRef with no limit).
+func nodeMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err != nil {
+		return 0
+	}
+	return kb * 1024
+}
+
+// sidecarNotes names the containers that do not run on one machine: only
+// the serving container does.
+func sidecarNotes(rev *api.Revision) []string {
+	if rev == nil || len(rev.Spec.Containers) < 2 {
+		return nil
+	}
+	serving, err := podspec.ServingContainer(&rev.Spec)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range rev.Spec.Containers {
+		if c.Name != serving.Name {
+			out = append(out, fmt.Sprintf("container %s is not run on one machine (only the serving container %s is)", c.Name, serving.Name))
+		}
+	}
+	return out
 }

@@ -961,3 +961,27 @@ func TestConditionHelpers(t *testing.T) {
 		t.Error("GetCondition returned a copy")
 	}
 }
+
+// The digest a runtime resolved is kept in the status once known, so every
+// later instance runs the same image even when the runtime reports none.
+func TestRevisionStatusKeepsDigest(t *testing.T) {
+	rev := &api.Revision{}
+	rev.Name = "app-00001"
+	rev.Spec.Containers = []corev1.Container{{Name: "user-container", Image: "reg/app:v1", Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}, {Name: "side", Image: "reg/side:v1"}}
+	now := time.Now()
+	st := RevisionStatus(rev, Observed{Desired: 1, ImageDigest: "reg/app@sha256:aaa", Runtime: "docker", Notes: []string{"container side is not run"}}, now)
+	if st.ContainerStatuses[0].ImageDigest != "reg/app@sha256:aaa" || st.ContainerStatuses[1].ImageDigest != "reg/side:v1" {
+		t.Fatalf("statuses %+v", st.ContainerStatuses)
+	}
+	if st.Annotations[AnnotationRuntime] != "docker" || st.Annotations[AnnotationRuntimeNotes] != "container side is not run" {
+		t.Errorf("annotations %v", st.Annotations)
+	}
+	rev.Status = st
+	st = RevisionStatus(rev, Observed{Desired: 1, Runtime: "docker"}, now)
+	if st.ContainerStatuses[0].ImageDigest != "reg/app@sha256:aaa" {
+		t.Errorf("digest lost: %+v", st.ContainerStatuses)
+	}
+	if _, ok := st.Annotations[AnnotationRuntimeNotes]; ok {
+		t.Errorf("stale notes kept: %v", st.Annotations)
+	}
+}

@@ -1,4 +1,4 @@
-package local
+package process
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// freePort asks the kernel for a free port on 127.0.0.1. Another process may
+// FreePort asks the kernel for a free port on 127.0.0.1. Another process may
 // take it before the app binds it; the instance then fails and is restarted
 // with a new port.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
@@ -23,19 +23,26 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startProcess starts argv with env and output appended to logPath. The child
+// StartProcess starts argv with env and output appended to logPath. The child
 // gets its own process group (so it and its children are stopped together)
 // and is killed by the kernel if gantry itself dies.
-func startProcess(path string, args []string, env map[string]string, dir, logPath string) (*exec.Cmd, error) {
+func StartProcess(path string, args []string, env map[string]string, dir, logPath string) (*exec.Cmd, error) {
+	return startProcess(append([]string{path}, args...), env, dir, logPath, func(*syscall.SysProcAttr) {})
+}
+
+// startProcess is StartProcess with attr adjusting the child's attributes
+// (user, namespaces).
+func startProcess(argv []string, env map[string]string, dir, logPath string, attr func(*syscall.SysProcAttr)) (*exec.Cmd, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log %s: %w", logPath, err)
 	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = mergeEnv(os.Environ(), env)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	attr(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err
@@ -70,9 +77,9 @@ func mergeEnv(base []string, over map[string]string) []string {
 	return out
 }
 
-// stopGroup sends SIGTERM to cmd's process group, waits for done up to grace,
+// StopGroup sends SIGTERM to cmd's process group, waits for done up to grace,
 // then SIGKILLs the group. done is closed when cmd.Wait returned.
-func stopGroup(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
+func StopGroup(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
@@ -89,8 +96,8 @@ func stopGroup(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
 	<-done
 }
 
-// exitReason names how a process ended, as Kubernetes reasons do.
-func exitReason(err error) (string, string) {
+// ExitReason names how a process ended, as Kubernetes reasons do.
+func ExitReason(err error) (string, string) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

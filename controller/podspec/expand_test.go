@@ -1,4 +1,4 @@
-package local
+package podspec
 
 import "testing"
 
@@ -15,8 +15,8 @@ func TestExpand(t *testing.T) {
 		"cost $5":               "cost $5",
 		"$":                     "$",
 	} {
-		if got := expand(in, env); got != want {
-			t.Errorf("expand(%q) = %q, want %q", in, got, want)
+		if got := Expand(in, env); got != want {
+			t.Errorf("Expand(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,10 +1,10 @@
-package local
+package podspec
 
 import "strings"
 
-// expand replaces $(VAR) with env[VAR] as Kubernetes does for command and
+// Expand replaces $(VAR) with env[VAR] as Kubernetes does for command and
 // args: $$ escapes a dollar, and unknown references are kept as written.
-func expand(s string, env map[string]string) string {
+func Expand(s string, env map[string]string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}

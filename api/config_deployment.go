@@ -1,0 +1,66 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ConfigMapDeployment is Knative's config-deployment.
+const ConfigMapDeployment = "config-deployment"
+
+// DeploymentConfig is the part of config-deployment a runtime reads.
+type DeploymentConfig struct {
+	// RegistriesSkippingTagResolving: images from these registries run by
+	// tag, not resolved to a digest (Knative's default: kind.local, ko.local,
+	// dev.local).
+	RegistriesSkippingTagResolving map[string]bool
+	// DigestResolutionTimeout bounds one tag-to-digest resolution (10s).
+	DigestResolutionTimeout time.Duration
+	// ProgressDeadline is how long a revision has to become ready (600s).
+	ProgressDeadline time.Duration
+}
+
+// DefaultDeploymentConfig is Knative's default config-deployment.
+func DefaultDeploymentConfig() DeploymentConfig {
+	return DeploymentConfig{
+		RegistriesSkippingTagResolving: map[string]bool{"kind.local": true, "ko.local": true, "dev.local": true},
+		DigestResolutionTimeout:        10 * time.Second,
+		ProgressDeadline:               600 * time.Second,
+	}
+}
+
+func init() {
+	registerConfigMap(ConfigMapDeployment, parseDeploymentInto)
+}
+
+func parseDeploymentInto(data map[string]string, cfg *Config) error {
+	d := DefaultDeploymentConfig()
+	if v, ok := data["registries-skipping-tag-resolving"]; ok {
+		d.RegistriesSkippingTagResolving = map[string]bool{}
+		for _, r := range strings.Split(v, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				d.RegistriesSkippingTagResolving[r] = true
+			}
+		}
+	}
+	for _, k := range []struct {
+		key    string
+		target *time.Duration
+	}{{"digest-resolution-timeout", &d.DigestResolutionTimeout}, {"progress-deadline", &d.ProgressDeadline}} {
+		v, ok := data[k.key]
+		if !ok {
+			continue
+		}
+		dur, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("failed to parse %q: %w", k.key, err)
+		}
+		if dur <= 0 {
+			return fmt.Errorf("%s must be a positive duration, was %v", k.key, dur)
+		}
+		*k.target = dur
+	}
+	cfg.Deployment = d
+	return nil
+}
