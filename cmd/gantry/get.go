@@ -91,8 +91,9 @@ func watchRows(ctx context.Context, c *client, w io.Writer, kind, resource, ns, 
 			seen[m.Metadata.Namespace+"/"+m.Metadata.Name] = m.Metadata.ResourceVersion
 		}
 	}
-	events, errc := c.watch(ctx, resource, ns)
-	for ev := range events {
+	wt := c.watch(ctx, resource, ns)
+	defer wt.stop()
+	for ev := range wt.events {
 		var m meta
 		if err := json.Unmarshal(ev.Object, &m); err != nil {
 			return fmt.Errorf("decode %s: %w", kind, err)
@@ -112,7 +113,7 @@ func watchRows(ctx context.Context, c *client, w io.Writer, kind, resource, ns, 
 			return err
 		}
 	}
-	return <-errc
+	return wt.stop()
 }
 
 func printWatchRow(w io.Writer, kind string, ev watchEvent, format string, allNS bool) error {

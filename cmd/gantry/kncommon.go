@@ -85,9 +85,10 @@ func applyObject(ctx context.Context, c *client, o any) (string, error) {
 
 // watchObject calls show for every change of one object until ctx ends.
 func watchObject(ctx context.Context, c *client, resource, ns, name string, show func(json.RawMessage) error) error {
-	events, errc := c.watch(ctx, resource, ns)
+	wt := c.watch(ctx, resource, ns)
+	defer wt.stop()
 	first := true
-	for ev := range events {
+	for ev := range wt.events {
 		var m struct {
 			Metadata struct{ Name string } `json:"metadata"`
 		}
@@ -107,7 +108,7 @@ func watchObject(ctx context.Context, c *client, resource, ns, name string, show
 			return err
 		}
 	}
-	return <-errc
+	return wt.stop()
 }
 
 // printConditions shows conditions as kn describe does: OK is ++ (True),

@@ -324,9 +324,8 @@ const waitWindow = 2 * time.Second
 // the start, as kn does. A failure names the revision's reason.
 func waitServiceReady(ctx context.Context, c *client, w io.Writer, ns, name string, gen int64) (*api.Service, error) {
 	start := time.Now()
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	events, errc := c.watch(wctx, "services", ns)
+	wt := c.watch(ctx, "services", ns)
+	defer wt.stop()
 	printed := map[string]bool{}
 	var failing *time.Timer
 	defer func() {
@@ -342,9 +341,9 @@ func waitServiceReady(ctx context.Context, c *client, w io.Writer, ns, name stri
 			return nil, fmt.Errorf("timeout: service '%s' not ready after %s", name, time.Since(start).Round(time.Second))
 		case <-failed:
 			return nil, serviceFailure(ctx, c, last)
-		case ev, ok := <-events:
+		case ev, ok := <-wt.events:
 			if !ok {
-				if err := <-errc; err != nil {
+				if err := wt.stop(); err != nil {
 					return nil, err
 				}
 				return nil, ctx.Err()

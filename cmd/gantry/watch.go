@@ -20,21 +20,39 @@ type watchEvent struct {
 }
 
 // watch streams the changes of resource (in ns, or all namespaces when ns is
-// empty) from the API. The goroutine reading the stream belongs to the
-// caller: it ends when ctx ends or the stream breaks, and then closes events
-// after sending the reason (nil for ctx) on the returned error channel.
-func (c *client) watch(ctx context.Context, resource, ns string) (<-chan watchEvent, <-chan error) {
-	events, errc := make(chan watchEvent), make(chan error, 1)
+// empty) from the API on w.events until ctx ends or the stream breaks; then
+// events is closed and w.err says why (nil when ctx ended). The reading
+// goroutine belongs to the caller: stop ends it and waits for it.
+func (c *client) watch(ctx context.Context, resource, ns string) *watcher {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &watcher{events: make(chan watchEvent), done: make(chan struct{}), cancel: cancel}
 	q := url.Values{"watch": {"true"}}
 	if ns != "" {
 		q.Set("namespace", ns)
 	}
 	path := "/api/v1/" + url.PathEscape(resource) + "?" + q.Encode()
 	go func() {
-		defer close(events)
-		errc <- c.stream(ctx, path, events)
+		defer close(w.done)
+		defer close(w.events)
+		w.err = c.stream(ctx, path, w.events)
 	}()
-	return events, errc
+	return w
+}
+
+// watcher is one watch stream being read.
+type watcher struct {
+	events chan watchEvent
+	done   chan struct{}
+	cancel context.CancelFunc
+	err    error // set before done closes
+}
+
+// stop ends the stream and waits for its goroutine; it returns why the
+// stream ended on its own (nil if stop ended it).
+func (w *watcher) stop() error {
+	w.cancel()
+	<-w.done
+	return w.err
 }
 
 func (c *client) stream(ctx context.Context, path string, events chan<- watchEvent) error {
