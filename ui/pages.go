@@ -118,6 +118,19 @@ type servicesPage struct {
 	Rows       []serviceRow
 	Ranges     []string
 	RangeLabel string // "5 minutes"
+	// RangeQuery keeps the filter and sort in the range links ("q=x&sort=p99&dir=desc&").
+	RangeQuery template.URL
+}
+
+// keptQuery is the services page's filter and sort, for its range links.
+func keptQuery(q url.Values) string {
+	kept := url.Values{}
+	for _, k := range []string{"q", "sort", "dir"} {
+		if v := q.Get(k); v != "" {
+			kept.Set(k, v)
+		}
+	}
+	return kept.Encode()
 }
 
 // rangeLabel names a range in words for the page's status line.
@@ -166,6 +179,9 @@ func (s *server) servicesPage(c echo.Context) error {
 	p := servicesPage{page: s.newPage("Services", "services", "/api/ui/services"), ServicesResponse: resp, RangeLabel: rangeLabel(tr)}
 	for _, r := range ranges {
 		p.Ranges = append(p.Ranges, r.Name)
+	}
+	if kept := keptQuery(c.QueryParams()); kept != "" {
+		p.RangeQuery = template.URL(kept + "&")
 	}
 	p.Problems = resp.Warnings
 	for _, col := range serviceColumns {
@@ -228,6 +244,7 @@ func fmtPtr(v *float64) string {
 type detailPage struct {
 	page
 	Ranges     []string
+	RangeQuery string // kept in the range links: none on a detail page
 	ChartViews []chartView
 }
 

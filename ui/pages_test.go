@@ -687,6 +687,10 @@ func TestServicesRangePicker(t *testing.T) {
 			t.Errorf("services page with ?range=1h lacks %q", want)
 		}
 	}
+	// The range links keep the filter and the sort.
+	if body := f.do(http.MethodGet, "/?q=hel&sort=p99&dir=desc", "").Body.String(); !strings.Contains(body, `<a href="?dir=desc&amp;q=hel&amp;sort=p99&amp;range=15m">15m</a>`) {
+		t.Errorf("range links do not keep q, sort and dir")
+	}
 	if rec := f.do(http.MethodGet, "/api/ui/services?range=2d", ""); rec.Code != 400 || !strings.Contains(errorOf(t, rec), "want one of 5m, 15m, 1h, 6h, 24h") {
 		t.Errorf("bad range: %d %s", rec.Code, rec.Body)
 	}
