@@ -88,3 +88,12 @@ func TestSetEnv(t *testing.T) {
 		t.Errorf("parsePort = %v, %v", p, err)
 	}
 }
+
+func TestAlignRow(t *testing.T) {
+	first := "NAME          SERVICE   READY   REASON\n"
+	widths := columnWidths(strings.TrimRight(first, "\n"))
+	got := alignRow("NAME    SERVICE   READY     REASON\nab-1    ab        Unknown   Deploying\n", widths)
+	if want := "ab-1          ab        Unknown   Deploying"; got != want {
+		t.Errorf("alignRow = %q, want %q", got, want)
+	}
+}
