@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Annotation keys validated here, with Knative's names.
@@ -111,6 +112,7 @@ func validateRoute(r *Route) *FieldError {
 func validateTemplate(t *RevisionTemplateSpec, parent metav1.ObjectMeta, cfg *Config) *FieldError {
 	errs := validateRevisionSpec(&t.Spec, cfg).ViaField("spec")
 	errs = errs.Also(validateTemplateAnnotations(t.Annotations, cfg).ViaField("metadata.annotations"))
+	errs = errs.Also(validateMetaKeys(t.Labels, t.Annotations).ViaField("metadata"))
 	return errs.Also(validateRevisionName(t.Name, t.GenerateName, parent))
 }
 
@@ -140,7 +142,26 @@ func validateObjectMeta(m metav1.Object) *FieldError {
 	if m.GetName() == "" && m.GetGenerateName() == "" {
 		return ErrGeneric("name or generateName is required", "name")
 	}
-	return nil
+	return validateMetaKeys(m.GetLabels(), m.GetAnnotations())
+}
+
+// validateMetaKeys is the Kubernetes API server's rule for label and
+// annotation keys (qualified names) and label values, which Knative relies on.
+func validateMetaKeys(labels, annotations map[string]string) *FieldError {
+	var errs *FieldError
+	for _, k := range sortedKeys(labels) {
+		if msgs := k8svalidation.IsQualifiedName(k); len(msgs) > 0 {
+			errs = errs.Also(ErrInvalidKeyName(k, "labels", msgs...))
+		} else if msgs := k8svalidation.IsValidLabelValue(labels[k]); len(msgs) > 0 {
+			errs = errs.Also(ErrInvalidValue(labels[k], "labels."+k, msgs...))
+		}
+	}
+	for _, k := range sortedKeys(annotations) {
+		if msgs := k8svalidation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 {
+			errs = errs.Also(ErrInvalidKeyName(k, "annotations", msgs...))
+		}
+	}
+	return errs
 }
 
 // validateDNS1123Name is the Kubernetes rule for ConfigMap and Secret names.

@@ -53,6 +53,14 @@ func TestValidateService(t *testing.T) {
 		mutate: func(s *Service) { (*containers(s))[0].Image = "docker.io/{username}/app" },
 		want:   "Failed to parse image reference: spec.template.spec.containers[0].image\nimage: \"docker.io/{username}/app\", error: could not parse reference: docker.io/{username}/app",
 	}, {
+		name:   "bad label key",
+		mutate: func(s *Service) { s.Labels = map[string]string{"Bad Key": "x"} },
+		want:   "invalid key name \"Bad Key\": metadata.labels\nname part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+	}, {
+		name:   "bad template annotation key",
+		mutate: func(s *Service) { s.Spec.Template.Annotations = map[string]string{"a/b/c": "x"} },
+		want:   "invalid key name \"a/b/c\": spec.template.metadata.annotations\na valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+	}, {
 		name:   "invalid name",
 		mutate: func(s *Service) { s.Name = "Hello_World" },
 		want:   "not a DNS 1035 label: " + dns1035 + ": metadata.name",

@@ -42,7 +42,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
+		chromedp.WindowSize(1280, 1000), // the services table must fit 1280 px
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -120,6 +120,53 @@ func TestUIInBrowser(t *testing.T) {
 		shots = t.TempDir()
 	}
 	s := startStack(t, "", "--demo", "--scrape-interval", "1s", "--rule-interval", "1s", "--alert-for", "-1s")
+	base := "http://" + s.ui
+
+	// The first minute, as a newcomer: the services page is open (auto-refresh
+	// at its default) when a new service gets its first requests; its request
+	// and success rates show within 15 s, with no reload.
+	if _, err := eval[string](t, ctx, base+"/", `document.title`); err != nil {
+		t.Fatal(err)
+	}
+	if refresh, err := eval[string](t, ctx, "", `document.querySelector('[data-refresh]').value`); err != nil || refresh != "5" {
+		t.Errorf("auto-refresh defaults to %q (%v), want 5 s", refresh, err)
+	}
+	s.mustGantry("", "service", "create", "fresh", "--image", "gantry/sample-app", "--no-wait")
+	first := time.Now()
+	s.waitServing("fresh.default.localhost", "fresh-00001")
+	lctx0, stop0 := context.WithCancel(context.Background())
+	var wg0 sync.WaitGroup
+	t.Cleanup(func() { stop0(); wg0.Wait() })
+	wg0.Add(1)
+	go func() {
+		defer wg0.Done()
+		for lctx0.Err() == nil {
+			s.request("fresh.default.localhost", "/")
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	for {
+		msg, err := eval[string](t, ctx, "", `(() => {
+			const r = document.querySelector('tr[data-name="default/fresh"]');
+			if (!r) return 'no row for default/fresh';
+			const [rate, success] = [...r.querySelectorAll('td.num')].map(td => td.getAttribute('data-v'));
+			if (!(parseFloat(rate) > 0)) return 'no request rate yet';
+			if (!(parseFloat(success) > 0)) return 'no success rate yet';
+			return '';
+		})()`)
+		if err == nil && msg == "" {
+			took := time.Since(first)
+			t.Logf("live numbers %.1f s after the first requests", took.Seconds())
+			if took > 15*time.Second {
+				t.Errorf("request and success rates showed %.1f s after the first requests, want within 15 s", took.Seconds())
+			}
+			break
+		}
+		if time.Since(first) > time.Minute {
+			t.Fatalf("no live numbers a minute after the first requests: %v %s", err, msg)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	s.mustGantry(`apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
@@ -132,7 +179,6 @@ spec:
 `, "apply", "-f", "-")
 	s.waitServing("hello.default.localhost", "Hello")
 	s.waitServing("checkout.default.localhost", "checkout-00001")
-	base := "http://" + s.ui
 
 	// Load on hello and checkout for the rest of the test (the demo adds its own).
 	lctx, stop := context.WithCancel(context.Background())
@@ -191,6 +237,10 @@ spec:
 		return '';
 	})()`)
 	screenshot(t, ctx, shots, "", "ui-services.png")
+	fits(t, ctx)
+	if picked, err := eval[string](t, ctx, "", `[...document.querySelectorAll('nav.ranges a')].map(a => a.textContent).join(' ')`); err != nil || picked != "5m 15m 1h 6h 24h" {
+		t.Errorf("services page range picker %q (%v)", picked, err)
+	}
 
 	// The client-side filter hides rows without a reload.
 	filtered, err := eval[string](t, ctx, "", `(() => {
@@ -217,7 +267,8 @@ spec:
 			if (!d) return 'no data in chart ' + id;
 		}
 		if (!document.querySelector('a[href="/revisions/default/hello-00001"]')) return 'no revision link';
-		if (document.querySelectorAll('nav.ranges a').length !== 4) return 'no range picker';
+		const picked = [...document.querySelectorAll('nav.ranges a')].map(a => a.textContent).join(' ');
+		if (picked !== '5m 15m 1h 6h 24h') return 'range picker: ' + picked;
 		return '';
 	})()`)
 	screenshot(t, ctx, shots, "", "ui-service.png")
@@ -255,7 +306,39 @@ spec:
 	if err != nil || !marked {
 		t.Errorf("services page does not mark checkout as alerting (%v)", err)
 	}
+	// One badge per alert: the burn-rate alert fires with two severities.
+	dups, err := eval[string](t, ctx, "", `(() => {
+		const seen = {}, dup = [];
+		for (const b of document.querySelectorAll('tr[data-name="default/checkout"] .badge')) {
+			const k = b.textContent.replace(/^\w+: /, '');
+			if (seen[k]) dup.push(b.textContent);
+			seen[k] = true;
+		}
+		return dup.join(', ');
+	})()`)
+	if err != nil || dups != "" {
+		t.Errorf("checkout shows the same alert twice: %q (%v)", dups, err)
+	}
+	fits(t, ctx)
 	if testing.Verbose() {
 		fmt.Fprintln(os.Stderr, "screenshots in", shots)
+	}
+}
+
+// fits checks that the services table, on the open page, fits the window
+// (1280 px) with no sideways scroll and the cost column in view.
+func fits(t *testing.T, ctx context.Context) {
+	t.Helper()
+	msg, err := eval[string](t, ctx, "", `(() => {
+		const box = document.querySelector('div.scroll:has(table.services)');
+		if (!box) return 'no services table';
+		const cost = [...document.querySelectorAll('table.services thead th')].pop();
+		const widths = [...document.querySelectorAll('table.services thead th')].map(th => th.textContent.trim().split(' ')[0] + '=' + Math.round(th.getBoundingClientRect().width)).join(' ');
+		if (box.scrollWidth > box.clientWidth + 1) return 'table ' + box.scrollWidth + ' px wide in ' + box.clientWidth + ' px: ' + widths;
+		if (cost.getBoundingClientRect().right > window.innerWidth) return 'cost column ends at ' + cost.getBoundingClientRect().right + ' px of ' + window.innerWidth + ': ' + widths;
+		return '';
+	})()`)
+	if err != nil || msg != "" {
+		t.Errorf("services table at 1280 px: %s (%v)", msg, err)
 	}
 }

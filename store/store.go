@@ -81,6 +81,19 @@ func (s *Store) Watch(ch chan<- Event) {
 	s.mu.Unlock()
 }
 
+// Unwatch stops sending to ch (registered with Watch); the caller may then
+// drop it.
+func (s *Store) Unwatch(ch chan<- Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, w := range s.watchers {
+		if w == ch {
+			s.watchers = append(s.watchers[:i:i], s.watchers[i+1:]...)
+			return
+		}
+	}
+}
+
 func (s *Store) notify(evs []Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

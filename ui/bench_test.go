@@ -30,7 +30,7 @@ func benchFixture(b *testing.B) http.Handler {
 		for j, r := range []string{name + "-00001", name + "-00002"} {
 			l := rev(ns, name, r)
 			for k, qq := range overviewQueries {
-				q.set(b, qq, dashboards.Selector{}, sparkRange.Window, fakeSeries{labels: l, value: float64(1 + i + j + k)})
+				q.set(b, qq, dashboards.Selector{}, defaultRange.Window, fakeSeries{labels: l, value: float64(1 + i + j + k)})
 			}
 		}
 	}

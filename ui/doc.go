@@ -1,3 +1,3 @@
-// Package ui serves Gantry's HTTP API (apply, get, delete, service discovery,
-// control-plane metrics) and its web pages with Echo, on --ui-addr.
+// Package ui serves Gantry's web pages and their JSON (/api/ui/...) with
+// Echo, on --ui-addr beside the API of package apiserver, which mounts it.
 package ui

@@ -232,7 +232,17 @@ func (s *server) activeAlerts() (map[svcKey][]AlertRef, []metrics.Alert) {
 	by := map[svcKey][]AlertRef{}
 	for _, a := range all {
 		k := svcKey{a.Labels["namespace_name"], a.Labels["service_name"]}
-		by[k] = append(by[k], AlertRef{Name: a.Name, State: a.State, Revision: a.Labels["revision_name"], Summary: a.Annotations["summary"]})
+		ref := AlertRef{Name: a.Name, State: a.State, Revision: a.Labels["revision_name"], Summary: a.Annotations["summary"]}
+		// One alert on one revision is one badge, though a rule may fire
+		// with several label sets (the burn-rate alert's page and ticket
+		// severities): keep the worst state.
+		i := slices.IndexFunc(by[k], func(r AlertRef) bool { return r.Name == ref.Name && r.Revision == ref.Revision })
+		switch {
+		case i < 0:
+			by[k] = append(by[k], ref)
+		case ref.State == "firing" && by[k][i].State != "firing":
+			by[k][i] = ref
+		}
 	}
 	return by, all
 }
@@ -243,7 +253,7 @@ func firing(as []AlertRef) bool {
 
 // services builds the services page: every service (or those whose
 // namespace, name or URL contains filter), sorted.
-func (s *server) services(ctx context.Context, filter, sortKey string, desc bool, now time.Time) (ServicesResponse, error) {
+func (s *server) services(ctx context.Context, filter, sortKey string, desc bool, tr timeRange, now time.Time) (ServicesResponse, error) {
 	objs, err := s.o.Store.List(api.KindService, "")
 	if err != nil {
 		return ServicesResponse{}, err
@@ -252,13 +262,13 @@ func (s *server) services(ctx context.Context, filter, sortKey string, desc bool
 	for i, q := range overviewQueries {
 		jobs[i] = queryJob{q: q}
 	}
-	res := s.runQueries(ctx, sparkRange, now, jobs)
+	res := s.runQueries(ctx, tr, now, jobs)
 	by := map[string]map[svcKey]map[string]Values{}
 	for _, q := range overviewQueries {
 		by[q.ID] = revByService(res.get(q))
 	}
 	alerts, all := s.activeAlerts()
-	out := ServicesResponse{Range: sparkRange.Name, Start: res.grid.Start, End: res.grid.End(), StepSeconds: res.grid.Step.Seconds(),
+	out := ServicesResponse{Range: tr.Name, Start: res.grid.Start, End: res.grid.End(), StepSeconds: res.grid.Step.Seconds(),
 		Sort: sortKey, Desc: desc, Filter: filter, Total: len(objs), Services: []ServiceSummary{}, Warnings: res.warnings}
 	for _, a := range all {
 		if a.State == "firing" {
@@ -383,7 +393,11 @@ func (s *server) apiServices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.services(c.Request().Context(), c.QueryParam("q"), key, desc, s.now())
+	tr, err := rangeParam(c)
+	if err != nil {
+		return err
+	}
+	resp, err := s.services(c.Request().Context(), c.QueryParam("q"), key, desc, tr, s.now())
 	if err != nil {
 		return err
 	}

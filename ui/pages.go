@@ -114,8 +114,36 @@ type serviceRow struct {
 type servicesPage struct {
 	page
 	ServicesResponse
-	Columns []column
-	Rows    []serviceRow
+	Columns    []column
+	Rows       []serviceRow
+	Ranges     []string
+	RangeLabel string // "5 minutes"
+	// RangeQuery keeps the filter and sort in the range links ("q=x&sort=p99&dir=desc&").
+	RangeQuery template.URL
+}
+
+// keptQuery is the services page's filter and sort, for its range links.
+func keptQuery(q url.Values) string {
+	kept := url.Values{}
+	for _, k := range []string{"q", "sort", "dir"} {
+		if v := q.Get(k); v != "" {
+			kept.Set(k, v)
+		}
+	}
+	return kept.Encode()
+}
+
+// rangeLabel names a range in words for the page's status line.
+func rangeLabel(tr timeRange) string {
+	switch {
+	case tr.Dur >= time.Hour:
+		if h := int(tr.Dur.Hours()); h > 1 {
+			return strconv.Itoa(h) + " hours"
+		}
+		return "hour"
+	default:
+		return strconv.Itoa(int(tr.Dur.Minutes())) + " minutes"
+	}
 }
 
 var serviceColumns = []column{
@@ -140,11 +168,21 @@ func (s *server) servicesPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.services(c.Request().Context(), c.QueryParam("q"), key, desc, s.now())
+	tr, err := rangeParam(c)
 	if err != nil {
 		return err
 	}
-	p := servicesPage{page: s.newPage("Services", "services", "/api/ui/services"), ServicesResponse: resp}
+	resp, err := s.services(c.Request().Context(), c.QueryParam("q"), key, desc, tr, s.now())
+	if err != nil {
+		return err
+	}
+	p := servicesPage{page: s.newPage("Services", "services", "/api/ui/services"), ServicesResponse: resp, RangeLabel: rangeLabel(tr)}
+	for _, r := range ranges {
+		p.Ranges = append(p.Ranges, r.Name)
+	}
+	if kept := keptQuery(c.QueryParams()); kept != "" {
+		p.RangeQuery = template.URL(kept + "&")
+	}
 	p.Problems = resp.Warnings
 	for _, col := range serviceColumns {
 		dir := "asc"
@@ -162,6 +200,9 @@ func (s *server) servicesPage(c echo.Context) error {
 		q := url.Values{"sort": {col.Key}, "dir": {dir}}
 		if resp.Filter != "" {
 			q.Set("q", resp.Filter)
+		}
+		if tr != defaultRange {
+			q.Set("range", tr.Name)
 		}
 		p.Columns[len(p.Columns)-1].Href = "/?" + q.Encode()
 	}
@@ -203,6 +244,7 @@ func fmtPtr(v *float64) string {
 type detailPage struct {
 	page
 	Ranges     []string
+	RangeQuery string // kept in the range links: none on a detail page
 	ChartViews []chartView
 }
 

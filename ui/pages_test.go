@@ -104,7 +104,7 @@ func withLabel(m map[string]string, k, v string) map[string]string {
 func helloMetrics(t testing.TB, f *fakeQuerier) {
 	r1, r2 := rev("default", "hello", "hello-00001"), rev("default", "hello", "hello-00002")
 	all := dashboards.Selector{}
-	w := sparkRange.Window
+	w := defaultRange.Window
 	f.set(t, dashboards.RequestVolumeByRevision, all, w, fakeSeries{labels: r1, value: 8}, fakeSeries{labels: r2, value: 2})
 	f.set(t, dashboards.ErrorRatio5xxByRevision, all, w, fakeSeries{labels: r1, value: 0}, fakeSeries{labels: r2, value: 0.5})
 	f.set(t, dashboards.LatencyP50ByRevision, all, w, fakeSeries{labels: r1, value: 10}, fakeSeries{labels: r2, value: 20})
@@ -211,7 +211,7 @@ func TestServicesAPI(t *testing.T) {
 	if got.Total != 2 || len(got.Services) != 2 || got.Services[0].Name != "hello" || got.Services[1].Name != "bye" {
 		t.Fatalf("services = %+v", got.Services)
 	}
-	if got.Range != "15m" || got.StepSeconds != 30 || !got.End.Equal(testNow) || got.FiringCount != 1 {
+	if got.Range != "5m" || got.StepSeconds != 5 || !got.End.Equal(testNow) || got.FiringCount != 1 {
 		t.Errorf("range %s step %v end %v firing %d", got.Range, got.StepSeconds, got.End, got.FiringCount)
 	}
 	h := got.Services[0]
@@ -234,8 +234,8 @@ func TestServicesAPI(t *testing.T) {
 		if !near(c.m.Value, c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.m.Value, c.want)
 		}
-		if len(c.m.Series) != 31 {
-			t.Errorf("%s sparkline has %d points, want 31", c.name, len(c.m.Series))
+		if len(c.m.Series) != 61 {
+			t.Errorf("%s sparkline has %d points, want 61 (5 minutes, one per 5 s)", c.name, len(c.m.Series))
 		}
 	}
 	if h.Ready != "True" || h.URL != "http://hello.default.localhost:8080" || len(h.Alerts) != 1 || h.Alerts[0].Revision != "hello-00002" {
@@ -423,7 +423,7 @@ func TestServiceDetail(t *testing.T) {
 		want string
 	}{
 		{"/api/ui/services/default/nope", 404, "not found"},
-		{"/api/ui/services/default/hello?range=7m", 400, `range "7m": want one of 15m, 1h, 6h, 24h`},
+		{"/api/ui/services/default/hello?range=7m", 400, `range "7m": want one of 5m, 15m, 1h, 6h, 24h`},
 		{"/services/default/nope", 404, "not found"},
 		{"/services/default/hello?range=forever", 400, `range "forever"`},
 		{"/api/ui/nothing", 404, "no such UI endpoint"},
@@ -458,7 +458,7 @@ func TestRevisionDetail(t *testing.T) {
 	}
 	q := newFakeQuerier()
 	sel := dashboards.Selector{Namespace: "default", Revision: "hello-00001"}
-	q.set(t, dashboards.CPUByRevision, sel, "1m", fakeSeries{labels: withLabel(rev("default", "hello", "hello-00001"), "container", "user-container"), value: 0.02})
+	q.set(t, dashboards.CPUByRevision, sel, defaultRange.Window, fakeSeries{labels: withLabel(rev("default", "hello", "hello-00001"), "container", "user-container"), value: 0.02})
 	f := uiFixture(t, q, func(o *Options) {
 		o.Instances = func(ns, r string) any {
 			return []map[string]any{{"name": r + "-a", "ready": true, "address": "127.0.0.1:1234", "appPid": os.Getpid(), "restarts": 2,
@@ -635,5 +635,63 @@ func TestSVG(t *testing.T) {
 		if got := formatValue(c.v, c.unit); got != c.want {
 			t.Errorf("formatValue(%v, %s) = %q, want %q", c.v, c.unit, got, c.want)
 		}
+	}
+}
+
+// TestOneBadgePerAlert: the burn-rate alert fires with two label sets (its
+// page and ticket severities); the services page shows it once, as firing.
+func TestOneBadgePerAlert(t *testing.T) {
+	burn := func(severity, state string) metrics.Alert {
+		return metrics.Alert{Name: dashboards.AlertErrorBudgetBurn, State: state,
+			Labels: map[string]string{"alertname": dashboards.AlertErrorBudgetBurn, "namespace_name": "default", "service_name": "hello",
+				"revision_name": "hello-00002", "severity": severity, "slo": "availability"},
+			Annotations: map[string]string{"summary": "burning (" + severity + ")"}}
+	}
+	alerts := append([]metrics.Alert{burn("ticket", "pending"), burn("page", "firing")}, helloAlerts...)
+	f := uiFixture(t, newFakeQuerier(), func(o *Options) { o.Alerts = func() []metrics.Alert { return alerts } })
+	putService(t, f, "default", "hello", "hello-00001", "hello-00002")
+	got := decode[ServicesResponse](t, f.do(http.MethodGet, "/api/ui/services", ""))
+	if len(got.Services) != 1 || len(got.Services[0].Alerts) != 2 {
+		t.Fatalf("alerts = %+v, want one per alert name", got.Services)
+	}
+	for _, a := range got.Services[0].Alerts {
+		if a.State != "firing" {
+			t.Errorf("alert %s is %s, want firing (the worst of its label sets)", a.Name, a.State)
+		}
+	}
+	body := f.do(http.MethodGet, "/", "").Body.String()
+	if n := strings.Count(body, `class="badge firing" title`); n != 2 {
+		t.Errorf("services page has %d firing badges, want 2", n)
+	}
+}
+
+// TestServicesRangePicker: the services page takes ?range= like the detail
+// pages; the step follows the range.
+func TestServicesRangePicker(t *testing.T) {
+	f := uiFixture(t, newFakeQuerier(), nil)
+	putService(t, f, "default", "hello", "hello-00001")
+	for _, c := range []struct {
+		rng  string
+		step float64
+		n    int
+	}{{"", 5, 61}, {"5m", 5, 61}, {"15m", 15, 61}, {"1h", 30, 121}, {"6h", 180, 121}, {"24h", 720, 121}} {
+		got := decode[ServicesResponse](t, f.do(http.MethodGet, "/api/ui/services?range="+c.rng, ""))
+		if got.StepSeconds != c.step || len(got.Services[0].RequestRate.Series) != c.n {
+			t.Errorf("range %q: step %v, %d points; want %v, %d", c.rng, got.StepSeconds, len(got.Services[0].RequestRate.Series), c.step, c.n)
+		}
+	}
+	body := f.do(http.MethodGet, "/?range=1h", "").Body.String()
+	for _, want := range []string{`<a href="?range=5m">5m</a>`, `<a href="?range=1h" aria-current="true" class="on">1h</a>`, "Last hour, a point every 30 s.",
+		`<input type="hidden" name="range" value="1h">`, `range=1h&amp;sort=rate`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("services page with ?range=1h lacks %q", want)
+		}
+	}
+	// The range links keep the filter and the sort.
+	if body := f.do(http.MethodGet, "/?q=hel&sort=p99&dir=desc", "").Body.String(); !strings.Contains(body, `<a href="?dir=desc&amp;q=hel&amp;sort=p99&amp;range=15m">15m</a>`) {
+		t.Errorf("range links do not keep q, sort and dir")
+	}
+	if rec := f.do(http.MethodGet, "/api/ui/services?range=2d", ""); rec.Code != 400 || !strings.Contains(errorOf(t, rec), "want one of 5m, 15m, 1h, 6h, 24h") {
+		t.Errorf("bad range: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/apiserver/wire"
 	"github.com/gantry-dev/gantry/dashboards"
 	"github.com/labstack/echo/v4"
 )
@@ -61,7 +62,7 @@ type ServiceDetail struct {
 	End                 time.Time         `json:"end"`
 	StepSeconds         float64           `json:"stepSeconds"`
 	Charts              []Chart           `json:"charts"`
-	Traffic             *trafficResponse  `json:"traffic"`
+	Traffic             *wire.Traffic     `json:"traffic"`
 	Revisions           []RevisionSummary `json:"revisions"`
 	Alerts              []AlertRef        `json:"alerts"`
 	// RecentErrors is null when nothing reports them (no RecentErrors option).
@@ -202,7 +203,7 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // serviceRevisions lists a service's revisions, newest first.
-func (s *server) serviceRevisions(ns, name string, traffic *trafficResponse, now time.Time) ([]RevisionSummary, error) {
+func (s *server) serviceRevisions(ns, name string, traffic *wire.Traffic, now time.Time) ([]RevisionSummary, error) {
 	objs, err := s.o.Store.List(api.KindRevision, ns)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gantry-dev/gantry/ui"
+	"github.com/gantry-dev/gantry/apiserver/wire"
 )
 
 // client talks to the API that `gantry up` serves on --ui-addr.
@@ -44,7 +44,7 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 	if body != nil {
 		req.Header.Set("Content-Type", "application/yaml")
 	}
-	if tok := os.Getenv(ui.TokenEnv); tok != "" {
+	if tok := os.Getenv(wire.TokenEnv); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http.Do(req)
@@ -65,9 +65,9 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
+			return &statusError{code: resp.StatusCode, msg: e.Error}
 		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -75,6 +75,27 @@ func (c *client) do(ctx context.Context, method, path string, body io.Reader, ou
 		}
 	}
 	return nil
+}
+
+// statusError is an API error answer: its message, and the status for
+// callers that tell "not found" from a failure.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// isNotFound tells an API 404 (a missing object) from any other failure.
+func isNotFound(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.code == http.StatusNotFound
+}
+
+// isConflict tells a stale resourceVersion (409).
+func isConflict(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.code == http.StatusConflict
 }
 
 func runApply(ctx context.Context, args []string) error {

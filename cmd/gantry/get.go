@@ -26,6 +26,8 @@ func runGet(ctx context.Context, args []string) error {
 	all := fs.Bool("A", false, "all namespaces")
 	out := fs.String("o", "table", "output: table, yaml or json")
 	server := fs.String("server", defaultServer(), "address of `gantry up`'s API")
+	watch := fs.Bool("w", false, "after listing, print every change as it happens (streamed from the API)")
+	fs.BoolVar(watch, "watch", false, "same as -w")
 	if err := fs.Parse(reorder(args, map[string]bool{"n": true, "o": true, "server": true})); err != nil {
 		return err
 	}
@@ -60,10 +62,151 @@ func runGet(ctx context.Context, args []string) error {
 		}
 		items = list.Items
 	}
+	var widths []int // the columns of the first table, which watched rows keep
 	if kind == api.KindRoute && *out == "table" {
-		return printRoutes(ctx, c, os.Stdout, items, *all)
+		if err := printRoutes(ctx, c, os.Stdout, items, *all); err != nil || !*watch {
+			return err
+		}
+	} else {
+		// The table goes through a buffer so that watched rows can be
+		// aligned on its columns.
+		var buf strings.Builder
+		if err := printObjects(&buf, kind, items, *out, fs.NArg() == 2 && !*watch, *all); err != nil {
+			return err
+		}
+		fmt.Print(buf.String())
+		if !*watch {
+			return nil
+		}
+		if *out == "table" {
+			header, _, _ := strings.Cut(buf.String(), "\n")
+			widths = columnWidths(header)
+		}
 	}
-	return printObjects(os.Stdout, kind, items, *out, fs.NArg() == 2, *all)
+	wns := *ns
+	if *all {
+		wns = ""
+	}
+	return watchRows(ctx, c, os.Stdout, kind, fs.Arg(0), wns, fs.Arg(1), items, *out, *all, widths)
+}
+
+// columnWidths reads a tabwriter header's column widths: a column starts
+// where a name follows a space (header names have no spaces).
+func columnWidths(header string) []int {
+	var starts []int
+	for i, r := range header {
+		if r != ' ' && (i == 0 || header[i-1] == ' ') {
+			starts = append(starts, i)
+		}
+	}
+	var out []int
+	for i := range starts {
+		if i+1 < len(starts) {
+			out = append(out, starts[i+1]-starts[i])
+		} else {
+			out = append(out, len(header)-starts[i]+3)
+		}
+	}
+	return out
+}
+
+// alignRow reprints a one-row table (header and row, as printObjects
+// writes them) on the columns of widths.
+func alignRow(table string, widths []int) string {
+	header, row, _ := strings.Cut(strings.TrimRight(table, "\n"), "\n")
+	own := columnWidths(header)
+	var b strings.Builder
+	pos := 0
+	for i, wd := range own {
+		end := pos + wd
+		if i == len(own)-1 || end > len(row) {
+			end = len(row)
+		}
+		if pos > len(row) {
+			break
+		}
+		cell := strings.TrimSpace(row[pos:end])
+		pos = end
+		if i == len(own)-1 {
+			b.WriteString(cell)
+			break
+		}
+		want := wd
+		if i < len(widths) {
+			want = widths[i]
+		}
+		b.WriteString(cell)
+		b.WriteString(strings.Repeat(" ", max(want-len(cell), 3)))
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// watchRows prints a row (or a document) for every change of the listed
+// kind after the initial list, until ctx ends: the API streams them.
+func watchRows(ctx context.Context, c *client, w io.Writer, kind, resource, ns, name string, shown []json.RawMessage, format string, allNS bool, widths []int) error {
+	type meta struct {
+		Metadata struct{ Name, Namespace, ResourceVersion string } `json:"metadata"`
+	}
+	seen := map[string]string{}
+	for _, raw := range shown {
+		var m meta
+		if json.Unmarshal(raw, &m) == nil {
+			seen[m.Metadata.Namespace+"/"+m.Metadata.Name] = m.Metadata.ResourceVersion
+		}
+	}
+	wt := c.watch(ctx, resource, ns)
+	defer wt.stop()
+	for ev := range wt.events {
+		var m meta
+		if err := json.Unmarshal(ev.Object, &m); err != nil {
+			return fmt.Errorf("decode %s: %w", kind, err)
+		}
+		key := m.Metadata.Namespace + "/" + m.Metadata.Name
+		if name != "" && m.Metadata.Name != name {
+			continue
+		}
+		if ev.Type != "DELETED" && seen[key] == m.Metadata.ResourceVersion {
+			continue // the initial list showed it
+		}
+		seen[key] = m.Metadata.ResourceVersion
+		if ev.Type == "DELETED" {
+			delete(seen, key)
+		}
+		if err := printWatchRow(w, kind, ev, format, allNS, &widths); err != nil {
+			return err
+		}
+	}
+	return wt.stop()
+}
+
+// printWatchRow prints one watched change; a table row keeps the columns
+// in widths (set by the first row when the list was empty).
+func printWatchRow(w io.Writer, kind string, ev watchEvent, format string, allNS bool, widths *[]int) error {
+	switch format {
+	case "json":
+		_, err := fmt.Fprintf(w, "%s\n", ev.Object)
+		return err
+	case "yaml":
+		fmt.Fprintln(w, "---")
+		return printObjects(w, kind, []json.RawMessage{ev.Object}, "yaml", true, allNS)
+	}
+	var buf strings.Builder
+	if err := printObjects(&buf, kind, []json.RawMessage{ev.Object}, "table", false, allNS); err != nil {
+		return err
+	}
+	// One row on the first table's columns (the first row brings the header
+	// when the list was empty), marked when the object is gone.
+	if *widths == nil {
+		header, _, _ := strings.Cut(buf.String(), "\n")
+		*widths = columnWidths(header)
+		fmt.Fprintln(w, strings.TrimRight(header, " "))
+	}
+	row := alignRow(buf.String(), *widths)
+	if ev.Type == "DELETED" {
+		row += "   (deleted)"
+	}
+	_, err := fmt.Fprintln(w, row)
+	return err
 }
 
 // printRoutes shows one row per traffic target: its percent, tag URL and the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/apiserver"
 	"github.com/gantry-dev/gantry/controller"
 	"github.com/gantry-dev/gantry/controller/local"
 	"github.com/gantry-dev/gantry/controller/scaling"
@@ -157,7 +158,7 @@ func up(ctx context.Context, f upFlags) error {
 	}
 	defer metricsEngine.close()
 
-	api := ui.New(ui.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
+	api := apiserver.New(apiserver.Options{Store: st, Config: ctl.Config, Gatherer: reg, Logger: log.With("component", "api"),
 		Querier: metricsEngine.querier, Alerts: metricsEngine.alerts, AuthToken: f.authToken, GrafanaURL: f.grafanaURL,
 		Rules:        dashboards.RuleOptions{ErrorRatioThreshold: f.alertThreshold, For: f.alertFor},
 		RecentErrors: trc.recentErrorsSource(),

@@ -117,10 +117,12 @@
     wire();
     var sel = document.querySelector("[data-refresh]");
     if (!sel) return;
-    var saved = "30";
-    try { saved = localStorage.getItem("gantry.refresh") || "30"; } catch (e) { /* private mode */ }
+    // 5 s by default, the step of the default range: a newcomer sees the
+    // first requests without reloading.
+    var saved = "5";
+    try { saved = localStorage.getItem("gantry.refresh") || "5"; } catch (e) { /* private mode */ }
     sel.value = saved;
-    if (sel.value !== saved) sel.value = "30";
+    if (sel.value !== saved) sel.value = "5";
     setRefresh(parseInt(sel.value, 10));
     sel.addEventListener("change", function () { setRefresh(parseInt(sel.value, 10)); });
   });

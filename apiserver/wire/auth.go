@@ -1,4 +1,4 @@
-package ui
+package wire
 
 import (
 	"crypto/sha256"
@@ -49,7 +49,8 @@ func CheckAddr(addr, token string) error {
 // token. An empty token lets everything through.
 //
 // `gantry up` wraps its whole --ui-addr handler (Gantry's API, the UI and the
-// embedded Prometheus API) with it; New applies it to its own handler too.
+// embedded Prometheus API) with it; apiserver.New applies it to its own
+// handler too.
 func RequireToken(token string, h http.Handler) http.Handler {
 	if token == "" {
 		return h
@@ -107,20 +108,18 @@ var loginTmpl = template.Must(template.New("login").Parse(`<!doctype html>
 // denied answers 401: JSON for the API, a sign-in form for a browser.
 func denied(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="gantry"`)
-	if wantsHTML(r) {
+	if WantsHTML(r) {
 		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
 		w.WriteHeader(http.StatusUnauthorized)
 		_ = loginTmpl.Execute(w, map[string]string{"Msg": msg, "Path": (&url.URL{Path: r.URL.Path}).EscapedPath()})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
-	fmt.Fprintf(w, "{\"error\":%q}\n", msg+": send Authorization: Bearer TOKEN")
+	WriteError(w, http.StatusUnauthorized, msg+": send Authorization: Bearer TOKEN")
 }
 
-// wantsHTML tells a browser asking for a page from an API call: errors are
+// WantsHTML tells a browser asking for a page from an API call: errors are
 // JSON unless a browser (Accept: text/html) reads a page.
-func wantsHTML(r *http.Request) bool {
+func WantsHTML(r *http.Request) bool {
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/prom/") || p == "/metrics" || strings.HasPrefix(p, "/downloads/") {
 		return false

@@ -1,4 +1,4 @@
-package ui
+package apiserver
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/apiserver/wire"
 	"github.com/gantry-dev/gantry/controller/reconcile"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/google/go-cmp/cmp"
@@ -339,15 +340,15 @@ func TestInstancesAndTraffic(t *testing.T) {
 		t.Fatalf("traffic: %d %s", rec.Code, rec.Body)
 	}
 	var got struct {
-		Route         string       `json:"route"`
-		URL           string       `json:"url"`
-		WindowSeconds float64      `json:"windowSeconds"`
-		Targets       []TrafficRow `json:"targets"`
+		Route         string            `json:"route"`
+		URL           string            `json:"url"`
+		WindowSeconds float64           `json:"windowSeconds"`
+		Targets       []wire.TrafficRow `json:"targets"`
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	want := []TrafficRow{
+	want := []wire.TrafficRow{
 		{RevisionName: "hello-00001", Percent: 75, Requests: 30, ObservedShare: 75},
 		{RevisionName: "hello-00002", Percent: 25, Tag: "canary", URL: "http://canary-hello.default.localhost", LatestRevision: true, Requests: 10, ObservedShare: 25},
 		{RevisionName: "hello-00001", Percent: 0, Tag: "stable"},
@@ -439,6 +440,75 @@ func TestHealthzAndMetrics(t *testing.T) {
 	f = newFixture(t, nil)
 	if rec := f.do(http.MethodGet, "/metrics", ""); rec.Code != http.StatusNotFound {
 		t.Errorf("metrics without a gatherer: %d", rec.Code)
+	}
+}
+
+func TestAuthToken(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.AuthToken = "s3cret" })
+	do := func(method, path string, hdr map[string]string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(helloYAML))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		return rec
+	}
+	// Open: health and the pages' static files.
+	for _, p := range []string{"/healthz", "/static/ui.css"} {
+		if rec := do("GET", p, nil); rec.Code != 200 {
+			t.Errorf("%s without token: %d", p, rec.Code)
+		}
+	}
+	// Everything else needs the token.
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/"}, {"GET", "/alerts"}, {"GET", "/api/ui/services"}, {"GET", "/api/v1/services"},
+		{"GET", "/api/v1/services?watch=true"},
+		{"POST", "/api/v1/apply"}, {"DELETE", "/api/v1/services/default/hello"}, {"GET", "/downloads/rules.yml"},
+	} {
+		rec := do(c.method, c.path, nil)
+		if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s %s without token: %d", c.method, c.path, rec.Code)
+		}
+		if msg := errorOf(t, rec); !strings.Contains(msg, "Authorization: Bearer") {
+			t.Errorf("%s %s: %q", c.method, c.path, msg)
+		}
+		if rec := do(c.method, c.path, map[string]string{"Authorization": "Bearer wrong"}); rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s with a wrong token: %d", c.method, c.path, rec.Code)
+		}
+	}
+	if rec := do("POST", "/api/v1/apply", map[string]string{"Authorization": "Bearer s3cret"}); rec.Code != 200 {
+		t.Errorf("apply with the token: %d %s", rec.Code, rec.Body)
+	}
+	// A browser gets a sign-in form, then a cookie from ?token=.
+	rec := do("GET", "/services/default/hello", map[string]string{"Accept": "text/html"})
+	if rec.Code != 401 || !strings.Contains(rec.Body.String(), `<label for="token">`) || !strings.Contains(rec.Body.String(), `action="/services/default/hello"`) {
+		t.Errorf("sign-in page: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do("GET", "/?token=nope", nil); rec.Code != 401 {
+		t.Errorf("wrong ?token: %d", rec.Code)
+	}
+	rec = do("GET", "/?token=s3cret&sort=rate", nil)
+	cookie := rec.Header().Get("Set-Cookie")
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/?sort=rate" || !strings.Contains(cookie, "gantry_token=s3cret") ||
+		!strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") {
+		t.Fatalf("?token: %d %q %q", rec.Code, rec.Header().Get("Location"), cookie)
+	}
+	withCookie := map[string]string{"Cookie": "gantry_token=s3cret"}
+	if rec := do("GET", "/", withCookie); rec.Code != 200 {
+		t.Errorf("page with the cookie: %d", rec.Code)
+	}
+	// The cookie is not enough to change anything.
+	if rec := do("POST", "/api/v1/apply", withCookie); rec.Code != 401 {
+		t.Errorf("apply with only the cookie: %d", rec.Code)
+	}
+	if rec := do("GET", "/", map[string]string{"Cookie": "gantry_token=wrong"}); rec.Code != 401 {
+		t.Errorf("wrong cookie: %d", rec.Code)
+	}
+	// No token: nothing is asked.
+	f = newFixture(t, nil)
+	if rec := f.do("GET", "/", ""); rec.Code != 200 {
+		t.Errorf("no token configured: %d", rec.Code)
 	}
 }
 
