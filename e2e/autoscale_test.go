@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -179,47 +178,9 @@ func BenchmarkColdStart(b *testing.B) {
 
 func coldStarts(b *testing.B, n int) {
 	s := startStack(b, "")
-	s.mustGantry(fastScaleConfig+"---\n"+`apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: cold
-spec:
-  template:
-    metadata:
-      annotations:
-        autoscaling.knative.dev/window: "6s"
-    spec:
-      containers:
-        - image: gantry/sample-app
-`, "apply", "-f", "-")
-	var durs []time.Duration
-	for len(durs) < n {
-		// Wait for zero, then time one request.
-		deadline := time.Now().Add(60 * time.Second)
-		for s.actual("cold-00001") != 0 {
-			if time.Now().After(deadline) {
-				b.Fatalf("cold-00001 did not scale to zero")
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		req, _ := http.NewRequest(http.MethodGet, "http://"+s.gateway+"/", nil)
-		req.Host = "cold.default.localhost"
-		start := time.Now()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		d := time.Since(start)
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("Gantry-Cold-Start") != "true" {
-			b.Fatalf("cold request: %s cold-start=%q", resp.Status, resp.Header.Get("Gantry-Cold-Start"))
-		}
-		durs = append(durs, d)
-	}
-	sort.Slice(durs, func(i, j int) bool { return durs[i] < durs[j] })
-	b.ReportMetric(float64(durs[len(durs)/2].Milliseconds()), "p50-ms")
-	b.ReportMetric(float64(durs[(len(durs)*95+99)/100-1].Milliseconds()), "p95-ms")
+	durs := coldStartsOf(b, s, "gantry/sample-app", n)
+	b.ReportMetric(float64(pct(durs, 50).Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(pct(durs, 95).Milliseconds()), "p95-ms")
 	b.Logf("cold starts (ms, sorted): %s", msList(durs))
 }
 
