@@ -36,7 +36,9 @@ func main() {
 		}
 		os.Exit(0)
 	}
-	fmt.Println("testimage starting, version", version, "args", os.Args[1:])
+	// One stream: the engine keeps no order between stdout and stderr, and
+	// the tests read the last line.
+	fmt.Fprintln(os.Stderr, "testimage starting, version", version, "args", os.Args[1:])
 	if c := os.Getenv("TESTAPP_EXIT"); c != "" {
 		n, _ := strconv.Atoi(c)
 		fmt.Fprintln(os.Stderr, "exiting at once with", n)

@@ -283,8 +283,22 @@ func (a *app) followLogs(path string) {
 		a.b.log.Warn("follow container logs", "id", shortID(a.id), "err", err)
 		return
 	}
-	defer rc.Close()
-	_, _ = stdcopy.StdCopy(f, f, rc)
+	n, _ := stdcopy.StdCopy(f, f, rc)
+	rc.Close()
+	// A follow stream opened as the container exits can miss its last lines
+	// (its last words, which go into the revision's status): once it ends,
+	// read the whole log again and append what the stream did not bring.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	all, err := a.b.cli.ContainerLogs(ctx, a.id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return
+	}
+	defer all.Close()
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, all); err == nil && int64(buf.Len()) > n {
+		_, _ = f.Write(buf.Bytes()[n:])
+	}
 }
 
 // Stop stops the container (SIGTERM, then SIGKILL after grace) and removes it.
