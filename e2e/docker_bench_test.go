@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,30 +19,6 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
-
-// metricValue reads one sample of name with the given label from a
-// Prometheus text page.
-func metricValue(t testing.TB, url, name, label string) float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, name+"{") && strings.Contains(l, label) {
-			v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-	}
-	t.Fatalf("%s{%s} not in %s", name, label, url)
-	return 0
-}
 
 // engineCPU is the container's CPU seconds as the engine's stats API says.
 func (d *dockerEnv) engineCPU(t testing.TB, id string) float64 {
@@ -88,14 +63,14 @@ func TestDockerCPUAccounting(t *testing.T) {
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", insts.Items[0].Ports.Metrics)
 	cs := d.containers(t, s.stateDir)
 	label := `container="user-container"`
-	rep0, eng0 := metricValue(t, metrics, "container_cpu_usage_seconds_total", label), d.engineCPU(t, cs[0].ID)
+	rep0, eng0 := scrapeValue(t, metrics, "container_cpu_usage_seconds_total{", label), d.engineCPU(t, cs[0].ID)
 	const n, burn = 40, 25 * time.Millisecond
 	for i := 0; i < n; i++ {
 		if code, _, err := s.request("cpu.default.localhost", "/cpu?ms="+strconv.Itoa(int(burn.Milliseconds()))); err != nil || code != 200 {
 			t.Fatalf("request: %d %v", code, err)
 		}
 	}
-	rep1, eng1 := metricValue(t, metrics, "container_cpu_usage_seconds_total", label), d.engineCPU(t, cs[0].ID)
+	rep1, eng1 := scrapeValue(t, metrics, "container_cpu_usage_seconds_total{", label), d.engineCPU(t, cs[0].ID)
 	reported, engine, burned := (rep1-rep0)/n*1000, (eng1-eng0)/n*1000, burn.Seconds()*1000
 	t.Logf("CPU ms per request: reported %.2f, engine stats %.2f, burned %.2f", reported, engine, burned)
 	if math.Abs(reported-engine) > 0.1*engine {
