@@ -37,7 +37,7 @@ func runController(ctx context.Context, args []string) error {
 	healthAddr := fs.String("health-addr", ":8081", "/healthz and /readyz address (0 turns it off)")
 	gatewayAddr := fs.String("gateway-addr", ":8080", "the gateway's HTTP address")
 	autoscalerAddr := fs.String("autoscaler-addr", ":8082", "the autoscaler's /poke address, for remote gateways")
-	autoscalerURL := fs.String("autoscaler-url", "", "where a gateway without a local autoscaler pokes it (default http://gantry-autoscaler.NAMESPACE.svc:8082)")
+	autoscalerURL := fs.String("autoscaler-url", "", "where a gateway without a local autoscaler pokes it (default the gantry-autoscaler Service, from its environment variables or DNS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -114,7 +114,6 @@ func (c *Controller) build() (manager.Manager, error) {
 			ByObject: map[client.Object]cache.ByObject{
 				&appsv1.Deployment{}: {Label: managed},
 				&corev1.Service{}:    {Label: managed},
-				&gwv1.HTTPRoute{}:    {Label: managed},
 				&corev1.Pod{}:        {Label: revisionPods},
 				&corev1.ConfigMap{}:  {Namespaces: map[string]cache.Config{o.SystemNamespace: {}}},
 			},
@@ -126,6 +125,11 @@ func (c *Controller) build() (manager.Manager, error) {
 		LeaderElectionNamespace:       o.SystemNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    config.Controller{SkipNameValidation: &skip},
+	}
+	if o.GatewayAPI != nil {
+		// Only then: a cluster without Gateway API's CRDs has no mapping
+		// for HTTPRoute, and the cache would refuse to start.
+		mo.Cache.ByObject[&gwv1.HTTPRoute{}] = cache.ByObject{Label: managed}
 	}
 	if leader {
 		// Our own Lease lock, only to keep one identity across the managers

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -48,7 +49,8 @@ type Options struct {
 	GatewayAddr    string // the gateway's HTTP listener; default ":8080"
 	AutoscalerAddr string // the autoscaler's /poke endpoint for remote gateways; default ":8082"
 	// AutoscalerURL is where a gateway without a local autoscaler pokes it;
-	// default http://gantry-autoscaler.{SystemNamespace}.svc:8082.
+	// default the gantry-autoscaler Service from its environment variables,
+	// else http://gantry-autoscaler.{SystemNamespace}.svc:8082.
 	AutoscalerURL string
 
 	// SyncPeriod is the informers' resync (default 10m); every object is
@@ -94,7 +96,7 @@ func (o Options) withDefaults() Options {
 		o.AutoscalerAddr = ":8082"
 	}
 	if o.AutoscalerURL == "" {
-		o.AutoscalerURL = "http://gantry-autoscaler." + o.SystemNamespace + ".svc:8082"
+		o.AutoscalerURL = defaultAutoscalerURL(o.SystemNamespace, os.Getenv)
 	}
 	if o.SyncPeriod <= 0 {
 		o.SyncPeriod = 10 * time.Minute
@@ -112,3 +114,14 @@ func (o Options) withDefaults() Options {
 }
 
 func (o Options) runs(c string) bool { return slices.Contains(o.Components, c) }
+
+// defaultAutoscalerURL finds the autoscaler's Service through the variables
+// the kubelet sets for every Service of the pod's namespace, as client-go
+// finds the API server, so a cluster without DNS works too; else by name.
+func defaultAutoscalerURL(namespace string, getenv func(string) string) string {
+	host, port := getenv("GANTRY_AUTOSCALER_SERVICE_HOST"), getenv("GANTRY_AUTOSCALER_SERVICE_PORT_POKE")
+	if host != "" && port != "" {
+		return "http://" + net.JoinHostPort(host, port)
+	}
+	return "http://gantry-autoscaler." + namespace + ".svc:8082"
+}
