@@ -37,6 +37,7 @@ func runController(ctx context.Context, args []string) error {
 	healthAddr := fs.String("health-addr", ":8081", "/healthz and /readyz address (0 turns it off)")
 	gatewayAddr := fs.String("gateway-addr", ":8080", "the gateway's HTTP address")
 	autoscalerAddr := fs.String("autoscaler-addr", ":8082", "the autoscaler's /poke address, for remote gateways")
+	externalAutoscaler := fs.Bool("external-autoscaler", false, "an autoscaler runs in another process: leave Deployments' replicas to it (without one, the controller holds them at min-scale, else 1)")
 	autoscalerURL := fs.String("autoscaler-url", "", "where a gateway without a local autoscaler pokes it (default the gantry-autoscaler Service, from its environment variables or DNS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,7 +50,8 @@ func runController(ctx context.Context, args []string) error {
 		Resources:      kube.ResourceOptions{QueueImage: *queueImage},
 		LeaderElection: *leaderElect, MetricsAddr: *metricsAddr, HealthAddr: *healthAddr,
 		GatewayAddr: *gatewayAddr, AutoscalerAddr: *autoscalerAddr, AutoscalerURL: *autoscalerURL,
-		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+		ExternalAutoscaler: *externalAutoscaler,
+		Logger:             slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 	}
 	for _, c := range strings.Split(*components, ",") {
 		if c = strings.TrimSpace(c); c != "" {

@@ -164,7 +164,7 @@ func (c *Controller) build() (manager.Manager, error) {
 		}
 	}
 	if o.runs(ComponentController) {
-		if err := setupReconcilers(mgr, o, b, scaler != nil); err != nil {
+		if err := setupReconcilers(mgr, o, b, scaler != nil || o.ExternalAutoscaler); err != nil {
 			return nil, err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -731,4 +732,45 @@ func scaleToZero(t *testing.T, ns, rev string) {
 		d.Status.ObservedGeneration = d.Generation
 		return testClient.Status().Update(ctx, d)
 	})
+}
+
+// TestExternalAutoscalerOwnsReplicas: a controller started apart from the
+// autoscaler (the kustomize base) leaves the Deployment's replicas to it,
+// also when it puts back a drifted pod template.
+func TestExternalAutoscalerOwnsReplicas(t *testing.T) {
+	needKube(t)
+	ctx := context.Background()
+	ns, sys := testNamespaces(t)
+	startController(t, Options{SystemNamespace: sys, ExternalAutoscaler: true})
+	if err := testClient.Create(ctx, newService(ns, "ext", "x")); err != nil {
+		t.Fatal(err)
+	}
+	rev := "ext-00001"
+	d := &appsv1.Deployment{}
+	eventually(t, waitFor, "the deployment", func() error { return testClient.Get(ctx, key(ns, DeploymentName(rev)), d) })
+	// What an autoscaler in another process does: its own replica count
+	// (3, which no static rule gives), and a template change the controller
+	// must put back.
+	three := int32(3)
+	d.Spec.Replicas = &three
+	d.Spec.Template.Spec.Containers[0].Image = "drifted"
+	if err := testClient.Update(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitFor, "the template put back", func() error {
+		if err := testClient.Get(ctx, key(ns, DeploymentName(rev)), d); err != nil {
+			return err
+		}
+		if d.Spec.Template.Spec.Containers[0].Image == "drifted" {
+			return fmt.Errorf("image still drifted")
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	if err := testClient.Get(ctx, key(ns, DeploymentName(rev)), d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
+		t.Errorf("replicas %v after the controller's pass, want the autoscaler's 3", ptr.Deref(d.Spec.Replicas, -1))
+	}
 }

@@ -52,6 +52,11 @@ type Options struct {
 	// default the gantry-autoscaler Service from its environment variables,
 	// else http://gantry-autoscaler.{SystemNamespace}.svc:8082.
 	AutoscalerURL string
+	// ExternalAutoscaler says an autoscaler runs in another process (the
+	// kustomize base's gantry-autoscaler), so replicas are its alone. Without
+	// it, a process that runs the controller but no autoscaler holds each
+	// Deployment at the static rule (min-scale, else 1).
+	ExternalAutoscaler bool
 
 	// SyncPeriod is the informers' resync (default 10m); every object is
 	// reconciled again at least this often.

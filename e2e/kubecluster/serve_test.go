@@ -1,0 +1,300 @@
+package kubecluster
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gantry-dev/gantry/api"
+	"github.com/gantry-dev/gantry/controller/kube"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// A Service becomes Ready; its pod runs both containers, ready; requests
+// through the gateway on 127.0.0.1 reach it; the autoscaler scrapes the
+// queue-proxy in the pod; deleting the Service removes what it owned.
+func TestServiceServesInPods(t *testing.T) {
+	k := connect(t)
+	ns := k.namespace(t)
+	k.service(t, ns, `
+apiVersion: serving.gantry.dev/v1
+kind: Service
+metadata: {name: hello}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/min-scale: "1"}
+    spec:
+      containers:
+        - image: {{image}}
+          env: [{name: TARGET, value: cluster}]
+`)
+	s := k.ready(t, ns, "hello", 3*time.Minute)
+	rev := s.Status.LatestReadyRevisionName
+	if rev != "hello-00001" {
+		t.Fatalf("latest ready revision %q, want hello-00001", rev)
+	}
+
+	pods := k.pods(t, ns, rev)
+	if len(pods) != 1 {
+		t.Fatalf("revision %s has %d pods, want 1", rev, len(pods))
+	}
+	var names []string
+	for _, c := range pods[0].Status.ContainerStatuses {
+		names = append(names, c.Name)
+		if !c.Ready {
+			t.Errorf("container %s of pod %s is not ready: %+v", c.Name, pods[0].Name, c.State)
+		}
+	}
+	sort.Strings(names)
+	if strings.Join(names, ",") != "queue-proxy,user-container" {
+		t.Errorf("pod containers %v, want queue-proxy and user-container", names)
+	}
+
+	host := hostOf(t, s)
+	k.routable(t, host)
+	for i := range 20 {
+		code, body, err := k.get(host, "/")
+		if err != nil || code != 200 || !strings.Contains(body, rev) {
+			t.Fatalf("request %d through the gateway: %d %q %v", i, code, body, err)
+		}
+	}
+
+	// The autoscaler reads the queue-proxy's stats from the pod: under a
+	// steady concurrency of 4 its stable concurrency for the revision rises.
+	ascaler := "http://" + k.systemPodIP(t, "gantry-autoscaler") + ":9090/metrics"
+	errsBefore, _ := k.metric(ascaler, "gantry_autoscaler_scrape_errors_total")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k.get(host, "/?sleep=100")
+			}
+		}()
+	}
+	seen := poll(30*time.Second, func() bool {
+		v, ok := k.metric(ascaler, "autoscaler_stable_request_concurrency", `revision_name="`+rev+`"`, `namespace_name="`+ns+`"`)
+		return ok && v > 0.5
+	})
+	close(stop)
+	wg.Wait()
+	if !seen {
+		v, _ := k.metric(ascaler, "autoscaler_stable_request_concurrency", `revision_name="`+rev+`"`)
+		t.Errorf("the autoscaler's stable concurrency for %s stayed at %v under a load of 4", rev, v)
+	}
+	if errs, _ := k.metric(ascaler, "gantry_autoscaler_scrape_errors_total"); errs > errsBefore {
+		t.Errorf("scrape errors went from %v to %v", errsBefore, errs)
+	}
+
+	// Deleting the Service: Kubernetes' garbage collector removes everything
+	// it owned, through the owner references.
+	if err := k.c.Delete(context.Background(), &api.Service{ObjectMeta: s.ObjectMeta}); err != nil {
+		t.Fatal(err)
+	}
+	lists := map[string]client.ObjectList{
+		"configurations": &kube.ConfigurationList{}, "revisions": &kube.RevisionList{}, "routes": &kube.RouteList{},
+		"deployments": &appsv1.DeploymentList{}, "services": &corev1.ServiceList{}, "pods": &corev1.PodList{},
+	}
+	var left string
+	if !poll(2*time.Minute, func() bool {
+		left = ""
+		for what, l := range lists {
+			if err := k.c.List(context.Background(), l, client.InNamespace(ns)); err != nil {
+				left += what + ": " + err.Error() + "; "
+				continue
+			}
+			if n := countItems(l); n > 0 {
+				left += fmt.Sprintf("%d %s; ", n, what)
+			}
+		}
+		return left == ""
+	}) {
+		t.Errorf("after deleting the Service, still there: %s", left)
+	}
+}
+
+func countItems(l client.ObjectList) int {
+	switch l := l.(type) {
+	case *kube.ConfigurationList:
+		return len(l.Items)
+	case *kube.RevisionList:
+		return len(l.Items)
+	case *kube.RouteList:
+		return len(l.Items)
+	case *appsv1.DeploymentList:
+		return len(l.Items)
+	case *corev1.ServiceList:
+		return len(l.Items)
+	case *corev1.PodList:
+		return len(l.Items)
+	}
+	return -1
+}
+
+// A 30/70 split between two revisions lands within ±5% over 400 requests.
+func TestTrafficSplitInPods(t *testing.T) {
+	k := connect(t)
+	ns := k.namespace(t)
+	k.service(t, ns, `
+apiVersion: serving.gantry.dev/v1
+kind: Service
+metadata: {name: split}
+spec:
+  template:
+    metadata:
+      name: split-v1
+      annotations: {autoscaling.knative.dev/min-scale: "1"}
+    spec:
+      containers: [{image: "{{image}}"}]
+`)
+	k.ready(t, ns, "split", 3*time.Minute)
+	k.update(t, ns, "split", func(s *api.Service) {
+		s.Spec.Template.Name = "split-v2"
+		s.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TARGET", Value: "v2"}}
+		s.Spec.Traffic = []api.TrafficTarget{
+			{RevisionName: "split-v1", Percent: ptr.To[int64](30)},
+			{RevisionName: "split-v2", Percent: ptr.To[int64](70)},
+		}
+	})
+	s := k.ready(t, ns, "split", 3*time.Minute)
+	host := hostOf(t, s)
+	k.routable(t, host)
+	const n = 400
+	counts := map[string]int{}
+	for i := range n {
+		code, body, err := k.get(host, "/")
+		if err != nil || code != 200 {
+			t.Fatalf("request %d: %d %q %v", i, code, body, err)
+		}
+		switch {
+		case strings.Contains(body, "split-v1"):
+			counts["split-v1"]++
+		case strings.Contains(body, "split-v2"):
+			counts["split-v2"]++
+		default:
+			t.Fatalf("request %d: answered by neither revision: %q", i, body)
+		}
+	}
+	for rev, want := range map[string]float64{"split-v1": 0.30, "split-v2": 0.70} {
+		got := float64(counts[rev]) / n
+		if math.Abs(got-want) > 0.05 {
+			t.Errorf("%s got %.1f%% of %d requests, want %.0f%% ±5%%", rev, got*100, n, want*100)
+		}
+	}
+	t.Logf("split over %d requests: %v", n, counts)
+}
+
+// With a short stable window the Deployment goes to 0 replicas; the next
+// request waits in the activator and is answered, and 20 concurrent
+// requests during the next scale from zero all succeed.
+func TestScaleToZeroAndBackInPods(t *testing.T) {
+	k := connect(t)
+	k.setAutoscalerConfig(t, map[string]string{"scale-to-zero-grace-period": "2s"})
+	ns := k.namespace(t)
+	k.service(t, ns, `
+apiVersion: serving.gantry.dev/v1
+kind: Service
+metadata: {name: zero}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/window: "6s"}
+    spec:
+      containers: [{image: "{{image}}"}]
+`)
+	s := k.ready(t, ns, "zero", 3*time.Minute)
+	rev, host := s.Status.LatestReadyRevisionName, hostOf(t, s)
+	k.routable(t, host)
+
+	first := coldStart(t, k, ns, rev, host)
+	t.Logf("cold start from zero in a pod: %v", first)
+
+	k.toZero(t, ns, rev)
+	const conc = 20
+	var wg sync.WaitGroup
+	errs := make(chan string, conc)
+	for i := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body, err := k.get(host, "/")
+			if err != nil || code != 200 || !strings.Contains(body, rev) {
+				errs <- fmt.Sprintf("request %d: %d %q %v", i, code, body, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if d := k.deployment(t, ns, rev); d.Status.ReadyReplicas < 1 {
+		t.Errorf("after the burst the deployment has %d ready replicas", d.Status.ReadyReplicas)
+	}
+}
+
+// toZero waits until the revision's Deployment is at 0 replicas and no pod
+// of it is ready.
+func (k *cluster) toZero(t *testing.T, ns, rev string) {
+	t.Helper()
+	if !poll(2*time.Minute, func() bool {
+		d := k.deployment(t, ns, rev)
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
+			return false
+		}
+		for _, p := range k.pods(t, ns, rev) {
+			if p.DeletionTimestamp == nil {
+				return false
+			}
+		}
+		return true
+	}) {
+		d := k.deployment(t, ns, rev)
+		t.Fatalf("revision %s did not scale to zero: spec.replicas %v, ready %d", rev, ptr.Deref(d.Spec.Replicas, -1), d.Status.ReadyReplicas)
+	}
+}
+
+// coldStart scales the revision to zero, then times one request.
+func coldStart(t *testing.T, k *cluster, ns, rev, host string) time.Duration {
+	t.Helper()
+	k.toZero(t, ns, rev)
+	start := time.Now()
+	code, body, err := k.get(host, "/")
+	took := time.Since(start)
+	if err != nil || code != 200 || !strings.Contains(body, rev) {
+		t.Fatalf("request from zero: %d %q %v", code, body, err)
+	}
+	return took
+}
+
+// routable waits until the gateway serves host: the gateway pod learns
+// routes from its own watch, a moment after the controller marks them Ready
+// (Knative probes its ingress before Ready; Gantry does not yet).
+func (k *cluster) routable(t *testing.T, host string) {
+	t.Helper()
+	start := time.Now()
+	var code int
+	if !poll(20*time.Second, func() bool {
+		code, _, _ = k.get(host, "/")
+		return code != 404
+	}) {
+		t.Fatalf("the gateway answers %d for %s 20 s after the service became Ready", code, host)
+	}
+	t.Logf("the gateway served %s %v after Ready", host, time.Since(start).Round(time.Millisecond))
+}
