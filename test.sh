@@ -7,12 +7,19 @@ cd "$(dirname "$0")"
 
 # Debian packages the tests use: promtool (prometheus) for alert rules,
 # Chromium for the UI's browser tests, a Docker Engine and a registry for the
-# docker runtime's tests.
+# docker runtime's tests, containerd, runc and the CNI plugins for the
+# Kubernetes node.
 need=()
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need+=(prometheus)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+# The single-node cluster of hack/kube-cluster.sh.
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   SUDO=""
@@ -40,7 +47,8 @@ export KUBEBUILDER_ASSETS GANTRY_REQUIRE_KUBE=1
 # on 127.0.0.1 for the docker runtime's tests; what this starts is stopped
 # on exit.
 docker_dir="${TMPDIR:-/tmp}/gantry-test-docker"
-trap 'hack/dockerd.sh down "$docker_dir"' EXIT
+kube_dir="${TMPDIR:-/tmp}/gantry-test-kube"
+trap 'hack/kube-cluster.sh down "$kube_dir" >/dev/null 2>&1 || true; hack/dockerd.sh down "$docker_dir"' EXIT
 eval "$(hack/dockerd.sh up "$docker_dir")"
 export DOCKER_HOST GANTRY_TEST_REGISTRY GANTRY_REQUIRE_DOCKER=1
 
@@ -48,4 +56,19 @@ export DOCKER_HOST GANTRY_TEST_REGISTRY GANTRY_REQUIRE_DOCKER=1
 # the end-to-end tests measure real processes, and two packages at once on two
 # cores make their timing flaky.
 go test -count=1 -run '^$' ./... >/dev/null
-go test -p 1 -count=1 -timeout 25m "$@" ./...
+go test -p 1 -count=1 -timeout 25m "$@" $(go list ./... | grep -v /e2e/kubecluster)
+
+# Then a real single-node cluster (etcd, kube-apiserver, controller-manager,
+# scheduler, kube-proxy, a kubelet on containerd) with Gantry installed from
+# deploy/, for e2e/kubecluster; it builds its binaries once into
+# ~/.cache/gantry-kube (about 10 minutes the first time). If it cannot start,
+# the tests fail with the reason. Its `down` fails the run if anything it
+# made is left behind.
+mkdir -p "$kube_dir"
+if hack/kube-cluster.sh up "$kube_dir" 2>"$kube_dir.up.log"; then
+  export GANTRY_KUBE_CLUSTER="$kube_dir"
+else
+  export GANTRY_KUBE_CLUSTER_ERROR="hack/kube-cluster.sh up failed: $(tail -c 2000 "$kube_dir.up.log")"
+fi
+go test -p 1 -count=1 -timeout 15m "$@" ./e2e/kubecluster
+hack/kube-cluster.sh down "$kube_dir"
