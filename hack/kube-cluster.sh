@@ -218,6 +218,16 @@ EOF
   forward_rules -I
   start containerd containerd --config "$c/config.toml"
   wait_for 30 containerd ctr -a "$c/containerd.sock" version || { tail -20 "$dir/logs/containerd.log" >&2; exit 1; }
+  # The kubelet's cAdvisor asks containerd for the pod and container names
+  # of each cgroup at a fixed path; without them /metrics/cadvisor has no
+  # pod labels. The link is made only where no other containerd listens.
+  if [ ! -e /run/containerd/containerd.sock ]; then
+    mkdir -p /run/containerd
+    ln -s "$c/containerd.sock" /run/containerd/containerd.sock
+    touch "$dir/cadvisor-link"
+  else
+    log "/run/containerd/containerd.sock is another containerd's: cAdvisor's metrics will lack pod labels"
+  fi
 }
 
 control_plane_up() {
@@ -331,6 +341,7 @@ snapshot() { # what the host has that the cluster could leave behind
   {
     echo "# links"; ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
     echo "# netns"; ls /var/run/netns 2>/dev/null | sort
+    echo "# files"; ls -d /run/containerd/containerd.sock 2>/dev/null || true
     echo "# mounts"; awk '{print $2}' /proc/mounts | grep -F "$dir" | sort || true
     echo "# iptables"; { iptables-save 2>/dev/null; ip6tables-save 2>/dev/null; } | grep -E 'KUBE-|CNI-|'"${POD_CIDR%/*}"'|gantry' | sort -u || true
     echo "# processes"; pgrep -af -- "$dir" | grep -v -e "kube-cluster.sh" -e pgrep | sed 's/^[0-9]* //' | sort || true
@@ -379,6 +390,9 @@ down() {
   iptables_cleanup
   forward_rules -D
   stop_pid containerd
+  if [ -f "$dir/cadvisor-link" ] && [ -L /run/containerd/containerd.sock ]; then
+    rm -f /run/containerd/containerd.sock
+  fi
   # Shims outlive containerd by design; theirs are told apart by its socket.
   pkill -f -- "containerd-shim-runc-v2 .*-address $dir/containerd/containerd.sock" 2>/dev/null || true
   for n in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_pid "$n"; done
