@@ -20,7 +20,11 @@ import (
 //
 //	gantry controller [--kubeconfig FILE] [--components controller,autoscaler,gateway] ...
 //	gantry controller translate -f FILE|-   Knative YAML → serving.gantry.dev/v1, for kubectl apply
+//	gantry controller ui --prometheus-url U  the pages of gantry up, for the cluster
 func runController(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "ui" {
+		return runKubeUI(ctx, args[1:])
+	}
 	if len(args) > 0 && args[0] == "translate" {
 		return runTranslate(args[1:], os.Stdout)
 	}
