@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/controller/reconcile"
+	"github.com/gantry-dev/gantry/store"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -773,4 +775,58 @@ func TestExternalAutoscalerOwnsReplicas(t *testing.T) {
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
 		t.Errorf("replicas %v after the controller's pass, want the autoscaler's 3", ptr.Deref(d.Spec.Replicas, -1))
 	}
+}
+
+// TestMirror: the cluster's objects appear in a store with their status, a
+// status change follows, and a deleted object leaves.
+func TestMirror(t *testing.T) {
+	needKube(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	ns, sys := testNamespaces(t)
+	startController(t, Options{SystemNamespace: sys})
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- Mirror(ctx, testCfg, st, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("mirror: %v", err)
+		}
+		st.Close()
+	})
+	if err := testClient.Create(context.Background(), newService(ns, "mirrored", "x")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitFor, "the revision and its status in the store", func() error {
+		o, err := st.Get(api.KindRevision, ns, "mirrored-00001")
+		if err != nil {
+			return err
+		}
+		if len(o.(*api.Revision).Status.Conditions) == 0 {
+			return fmt.Errorf("no status yet")
+		}
+		return nil
+	})
+	eventually(t, waitFor, "the service's latest created revision", func() error {
+		o, err := st.Get(api.KindService, ns, "mirrored")
+		if err != nil {
+			return err
+		}
+		if s := o.(*api.Service); s.Status.LatestCreatedRevisionName != "mirrored-00001" || s.Status.ObservedGeneration != s.Generation {
+			return fmt.Errorf("status %+v at generation %d", s.Status.ConfigurationStatusFields, s.Generation)
+		}
+		return nil
+	})
+	if err := testClient.Delete(context.Background(), &api.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "mirrored"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, waitFor, "the service gone from the store", func() error {
+		if _, err := st.Get(api.KindService, ns, "mirrored"); err == nil {
+			return fmt.Errorf("still there")
+		}
+		return nil
+	})
 }
