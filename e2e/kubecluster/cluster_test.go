@@ -43,7 +43,7 @@ var (
 // connect returns the cluster in $GANTRY_KUBE_CLUSTER. Without one the test
 // skips, unless GANTRY_REQUIRE_KUBE=1: then it fails with the reason
 // test.sh recorded in $GANTRY_KUBE_CLUSTER_ERROR.
-func connect(t *testing.T) *cluster {
+func connect(t testing.TB) *cluster {
 	t.Helper()
 	dir := os.Getenv("GANTRY_KUBE_CLUSTER")
 	if dir == "" {
@@ -89,7 +89,7 @@ func open(dir string) (*cluster, error) {
 }
 
 // namespace makes a namespace for one test and deletes it afterwards.
-func (k *cluster) namespace(t *testing.T) string {
+func (k *cluster) namespace(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("e2e-%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), time.Now().UnixNano()%100000)
 	if len(name) > 63 {
@@ -106,7 +106,7 @@ func (k *cluster) namespace(t *testing.T) string {
 }
 
 // service creates a Service from YAML ({{image}} is the sample app's image).
-func (k *cluster) service(t *testing.T, ns, doc string) *api.Service {
+func (k *cluster) service(t testing.TB, ns, doc string) *api.Service {
 	t.Helper()
 	var s api.Service
 	if err := yaml.UnmarshalStrict([]byte(strings.ReplaceAll(doc, "{{image}}", k.image)), &s); err != nil {
@@ -120,7 +120,7 @@ func (k *cluster) service(t *testing.T, ns, doc string) *api.Service {
 }
 
 // ready waits for the Service's Ready condition at its current generation.
-func (k *cluster) ready(t *testing.T, ns, name string, timeout time.Duration) *api.Service {
+func (k *cluster) ready(t testing.TB, ns, name string, timeout time.Duration) *api.Service {
 	t.Helper()
 	var s api.Service
 	var last string
@@ -145,7 +145,7 @@ func (k *cluster) ready(t *testing.T, ns, name string, timeout time.Duration) *a
 }
 
 // describe logs what the namespace holds, for a failure's reader.
-func (k *cluster) describe(t *testing.T, ns string) {
+func (k *cluster) describe(t testing.TB, ns string) {
 	var pods corev1.PodList
 	if err := k.c.List(context.Background(), &pods, client.InNamespace(ns)); err == nil {
 		for _, p := range pods.Items {
@@ -176,7 +176,7 @@ func (k *cluster) get(host, path string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-func hostOf(t *testing.T, s *api.Service) string {
+func hostOf(t testing.TB, s *api.Service) string {
 	t.Helper()
 	u, err := url.Parse(s.Status.URL)
 	if err != nil || u.Host == "" {
@@ -199,7 +199,7 @@ func poll(timeout time.Duration, ok func() bool) bool {
 }
 
 // pods lists a revision's pods.
-func (k *cluster) pods(t *testing.T, ns, revision string) []corev1.Pod {
+func (k *cluster) pods(t testing.TB, ns, revision string) []corev1.Pod {
 	t.Helper()
 	var l corev1.PodList
 	if err := k.c.List(context.Background(), &l, client.InNamespace(ns), client.MatchingLabels{api.LabelRevision: revision}); err != nil {
@@ -210,7 +210,7 @@ func (k *cluster) pods(t *testing.T, ns, revision string) []corev1.Pod {
 
 // podIP is the IP of the first running pod with these labels in the system
 // namespace (the host reaches pod IPs over the CNI bridge).
-func (k *cluster) systemPodIP(t *testing.T, app string) string {
+func (k *cluster) systemPodIP(t testing.TB, app string) string {
 	t.Helper()
 	var l corev1.PodList
 	if err := k.c.List(context.Background(), &l, client.InNamespace("gantry-system"), client.MatchingLabels{"app.kubernetes.io/name": app}); err != nil {
@@ -248,7 +248,7 @@ func (k *cluster) metric(url, name string, match ...string) (float64, bool) {
 }
 
 // deployment returns the revision's Deployment.
-func (k *cluster) deployment(t *testing.T, ns, revision string) *appsv1.Deployment {
+func (k *cluster) deployment(t testing.TB, ns, revision string) *appsv1.Deployment {
 	t.Helper()
 	var d appsv1.Deployment
 	if err := k.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: revision + "-deployment"}, &d); err != nil {
@@ -258,7 +258,7 @@ func (k *cluster) deployment(t *testing.T, ns, revision string) *appsv1.Deployme
 }
 
 // update changes a Service, retrying on conflicts.
-func (k *cluster) update(t *testing.T, ns, name string, change func(*api.Service)) {
+func (k *cluster) update(t testing.TB, ns, name string, change func(*api.Service)) {
 	t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var s api.Service
@@ -275,7 +275,7 @@ func (k *cluster) update(t *testing.T, ns, name string, change func(*api.Service
 
 // setAutoscalerConfig merges keys into gantry-system/config-autoscaler and
 // puts the old data back when the test ends.
-func (k *cluster) setAutoscalerConfig(t *testing.T, data map[string]string) {
+func (k *cluster) setAutoscalerConfig(t testing.TB, data map[string]string) {
 	t.Helper()
 	var old map[string]string
 	set := func(change func(cm *corev1.ConfigMap)) error {

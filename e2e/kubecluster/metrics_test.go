@@ -161,7 +161,7 @@ func getJSON(u string, out any) error {
 
 // startUI builds gantry and runs `gantry controller ui` against the cluster
 // until the test ends.
-func (k *cluster) startUI(t *testing.T, promURL string) string {
+func (k *cluster) startUI(t testing.TB, promURL string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gantry")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/gantry").CombinedOutput(); err != nil {
@@ -190,7 +190,7 @@ func (k *cluster) startUI(t *testing.T, promURL string) string {
 	return addr
 }
 
-func mustRender(t *testing.T, q dashboards.Query, opts dashboards.RenderOptions) string {
+func mustRender(t testing.TB, q dashboards.Query, opts dashboards.RenderOptions) string {
 	t.Helper()
 	e, err := q.Render(opts)
 	if err != nil {
@@ -202,7 +202,7 @@ func mustRender(t *testing.T, q dashboards.Query, opts dashboards.RenderOptions)
 // prometheus starts Debian's Prometheus on 127.0.0.1 with the shipped
 // scrape configs, told where the cluster is (its kubeconfig, and the
 // kubelet's self-signed certificate), scraping every 2 s.
-func (k *cluster) prometheus(t *testing.T) string {
+func (k *cluster) prometheus(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -308,7 +308,7 @@ func (k *cluster) prometheus(t *testing.T) string {
 
 // revisionPodTargets lists host:port of the named container port of every
 // running revision pod, as the queue-proxy job's discovery would.
-func (k *cluster) revisionPodTargets(t *testing.T, port string) []string {
+func (k *cluster) revisionPodTargets(t testing.TB, port string) []string {
 	t.Helper()
 	var pods corev1.PodList
 	if err := k.c.List(context.Background(), &pods, client.HasLabels{api.LabelRevision}); err != nil {
@@ -334,7 +334,7 @@ func (k *cluster) revisionPodTargets(t *testing.T, port string) []string {
 }
 
 // kubeletAddr is the node's kubelet endpoint, as role node finds it.
-func (k *cluster) kubeletAddr(t *testing.T) string {
+func (k *cluster) kubeletAddr(t testing.TB) string {
 	t.Helper()
 	var nodes corev1.NodeList
 	if err := k.c.List(context.Background(), &nodes); err != nil || len(nodes.Items) != 1 {
@@ -351,7 +351,7 @@ func (k *cluster) kubeletAddr(t *testing.T) string {
 }
 
 // promVector runs an instant query and returns its samples.
-func promVector(t *testing.T, base, expr string) []promSample {
+func promVector(t testing.TB, base, expr string) []promSample {
 	t.Helper()
 	resp, err := http.PostForm(base+"/api/v1/query", url.Values{"query": {expr}})
 	if err != nil {
@@ -381,7 +381,7 @@ func (s promSample) float() float64 {
 }
 
 // promSum adds up a query's samples and counts them.
-func promSum(t *testing.T, base, expr string) (float64, int) {
+func promSum(t testing.TB, base, expr string) (float64, int) {
 	t.Helper()
 	var sum float64
 	res := promVector(t, base, expr)
@@ -392,7 +392,7 @@ func promSum(t *testing.T, base, expr string) (float64, int) {
 }
 
 // promByLabel maps a query's samples by one label.
-func promByLabel(t *testing.T, base, expr, label string) (map[string]float64, int) {
+func promByLabel(t testing.TB, base, expr, label string) (map[string]float64, int) {
 	t.Helper()
 	out := map[string]float64{}
 	res := promVector(t, base, expr)

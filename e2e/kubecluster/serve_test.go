@@ -261,7 +261,7 @@ spec:
 // toZero waits until the revision's Deployment is at 0 replicas and its
 // pods are gone (a terminating pod drains first: the queue-proxy's quiet
 // period), so that the next request is a real cold start.
-func (k *cluster) toZero(t *testing.T, ns, rev string) {
+func (k *cluster) toZero(t testing.TB, ns, rev string) {
 	t.Helper()
 	if !poll(3*time.Minute, func() bool {
 		d := k.deployment(t, ns, rev)
@@ -273,7 +273,7 @@ func (k *cluster) toZero(t *testing.T, ns, rev string) {
 }
 
 // coldStart scales the revision to zero, then times one request.
-func coldStart(t *testing.T, k *cluster, ns, rev, host string) time.Duration {
+func coldStart(t testing.TB, k *cluster, ns, rev, host string) time.Duration {
 	t.Helper()
 	k.toZero(t, ns, rev)
 	start := time.Now()
@@ -288,7 +288,7 @@ func coldStart(t *testing.T, k *cluster, ns, rev, host string) time.Duration {
 // routable waits until the gateway serves host: the gateway pod learns
 // routes from its own watch, a moment after the controller marks them Ready
 // (Knative probes its ingress before Ready; Gantry does not yet).
-func (k *cluster) routable(t *testing.T, host string) {
+func (k *cluster) routable(t testing.TB, host string) {
 	t.Helper()
 	start := time.Now()
 	var code int
@@ -301,18 +301,18 @@ func (k *cluster) routable(t *testing.T, host string) {
 	t.Logf("the gateway served %s %v after Ready", host, time.Since(start).Round(time.Millisecond))
 }
 
-// TestColdStartSeries measures GANTRY_KUBE_COLDSTARTS cold starts from zero
-// in a pod, for docs/kubernetes.md (bench/kube.sh runs it); without the
-// variable it is not a test of the suite and skips.
-func TestColdStartSeries(t *testing.T) {
+// BenchmarkColdStartsInPod measures N cold starts from zero in a pod (N from
+// GANTRY_KUBE_COLDSTARTS, default 10), for docs/kubernetes.md; bench/kube.sh
+// runs it.
+func BenchmarkColdStartsInPod(b *testing.B) {
 	n, _ := strconv.Atoi(os.Getenv("GANTRY_KUBE_COLDSTARTS"))
 	if n <= 0 {
-		t.Skip("a benchmark: set GANTRY_KUBE_COLDSTARTS=N (bench/kube.sh does)")
+		n = 10
 	}
-	k := connect(t)
-	k.setAutoscalerConfig(t, map[string]string{"scale-to-zero-grace-period": "2s"})
-	ns := k.namespace(t)
-	k.service(t, ns, `
+	k := connect(b)
+	k.setAutoscalerConfig(b, map[string]string{"scale-to-zero-grace-period": "2s"})
+	ns := k.namespace(b)
+	k.service(b, ns, `
 apiVersion: serving.gantry.dev/v1
 kind: Service
 metadata: {name: cold}
@@ -323,17 +323,21 @@ spec:
     spec:
       containers: [{image: "{{image}}"}]
 `)
-	s := k.ready(t, ns, "cold", 3*time.Minute)
-	rev, host := s.Status.LatestReadyRevisionName, hostOf(t, s)
-	k.routable(t, host)
+	s := k.ready(b, ns, "cold", 3*time.Minute)
+	rev, host := s.Status.LatestReadyRevisionName, hostOf(b, s)
+	k.routable(b, host)
 	var took []time.Duration
-	for i := range n {
-		d := coldStart(t, k, ns, rev, host)
-		t.Logf("cold start %d: %v", i+1, d.Round(time.Millisecond))
-		took = append(took, d)
+	for range b.N {
+		for i := range n {
+			d := coldStart(b, k, ns, rev, host)
+			b.Logf("cold start %d: %v", i+1, d.Round(time.Millisecond))
+			took = append(took, d)
+		}
 	}
 	slices.Sort(took)
 	q := func(p float64) time.Duration { return took[int(math.Ceil(p*float64(len(took))))-1] }
-	fmt.Printf("kube cold start from zero in a pod: n=%d p50=%v p95=%v min=%v max=%v\n", n,
+	b.ReportMetric(float64(q(0.50).Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(q(0.95).Milliseconds()), "p95-ms")
+	fmt.Printf("kube cold start from zero in a pod: n=%d p50=%v p95=%v min=%v max=%v\n", len(took),
 		q(0.50).Round(time.Millisecond), q(0.95).Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
 }
