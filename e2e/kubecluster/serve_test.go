@@ -214,22 +214,7 @@ spec:
 // requests during the next scale from zero all succeed.
 func TestScaleToZeroAndBackInPods(t *testing.T) {
 	k := connect(t)
-	k.setAutoscalerConfig(t, map[string]string{"scale-to-zero-grace-period": "2s"})
-	ns := k.namespace(t)
-	k.service(t, ns, `
-apiVersion: serving.gantry.dev/v1
-kind: Service
-metadata: {name: zero}
-spec:
-  template:
-    metadata:
-      annotations: {autoscaling.knative.dev/window: "6s"}
-    spec:
-      containers: [{image: "{{image}}"}]
-`)
-	s := k.ready(t, ns, "zero", 3*time.Minute)
-	rev, host := s.Status.LatestReadyRevisionName, hostOf(t, s)
-	k.routable(t, host)
+	ns, rev, host := k.quickToZero(t, "zero")
 
 	first := coldStart(t, k, ns, rev, host)
 	t.Logf("cold start from zero in a pod: %v", first)
@@ -256,6 +241,30 @@ spec:
 	if d := k.deployment(t, ns, rev); d.Status.ReadyReplicas < 1 {
 		t.Errorf("after the burst the deployment has %d ready replicas", d.Status.ReadyReplicas)
 	}
+}
+
+// quickToZero makes a ready Service that scales to zero quickly (a 6 s
+// stable window, a 2 s grace period) and returns its namespace, revision
+// and host.
+func (k *cluster) quickToZero(t testing.TB, name string) (ns, rev, host string) {
+	t.Helper()
+	k.setAutoscalerConfig(t, map[string]string{"scale-to-zero-grace-period": "2s"})
+	ns = k.namespace(t)
+	k.service(t, ns, `
+apiVersion: serving.gantry.dev/v1
+kind: Service
+metadata: {name: `+name+`}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/window: "6s"}
+    spec:
+      containers: [{image: "{{image}}"}]
+`)
+	s := k.ready(t, ns, name, 3*time.Minute)
+	rev, host = s.Status.LatestReadyRevisionName, hostOf(t, s)
+	k.routable(t, host)
+	return ns, rev, host
 }
 
 // toZero waits until the revision's Deployment is at 0 replicas and its
@@ -310,22 +319,7 @@ func BenchmarkColdStartsInPod(b *testing.B) {
 		n = 10
 	}
 	k := connect(b)
-	k.setAutoscalerConfig(b, map[string]string{"scale-to-zero-grace-period": "2s"})
-	ns := k.namespace(b)
-	k.service(b, ns, `
-apiVersion: serving.gantry.dev/v1
-kind: Service
-metadata: {name: cold}
-spec:
-  template:
-    metadata:
-      annotations: {autoscaling.knative.dev/window: "6s"}
-    spec:
-      containers: [{image: "{{image}}"}]
-`)
-	s := k.ready(b, ns, "cold", 3*time.Minute)
-	rev, host := s.Status.LatestReadyRevisionName, hostOf(b, s)
-	k.routable(b, host)
+	ns, rev, host := k.quickToZero(b, "cold")
 	var took []time.Duration
 	for range b.N {
 		for i := range n {
