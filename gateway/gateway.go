@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // Options configures a Gateway. The zero value is valid.
@@ -29,6 +31,8 @@ type Options struct {
 	DefaultTimeout time.Duration
 	// TracerProvider, when set, traces each request (tracing.go); nil: off.
 	TracerProvider TracerProvider
+	// Limits bound what clients may send (config-network); zero: none.
+	Limits h1.Limits
 }
 
 // Gateway routes requests by Host to revision instances.
@@ -44,6 +48,7 @@ type Gateway struct {
 	counts    counters
 	timeout   time.Duration
 	tr        *gwTracer // nil: tracing off
+	limits    h1.Limits
 
 	requests                                  *prometheus.CounterVec
 	byClass                                   [6]prometheus.Counter // 1xx..5xx, indexed by code/100
@@ -57,12 +62,13 @@ type ctxKey struct{}
 // upstream is what Rewrite needs to know about the chosen backend.
 type upstream struct {
 	addr string
-	host string // the Host header to send; "" keeps the client's
+	host string   // the Host header to send; "" keeps the client's
+	body *h1.Body // nil: no request body
 }
 
 // New returns a gateway with an empty table.
 func New(o Options) *Gateway {
-	g := &Gateway{log: o.Logger, act: newActivator(o), timeout: o.DefaultTimeout}
+	g := &Gateway{log: o.Logger, act: newActivator(o), timeout: o.DefaultTimeout, limits: o.Limits}
 	g.tr = newGWTracer(o.TracerProvider)
 	if g.timeout <= 0 {
 		g.timeout = 300 * time.Second
@@ -190,6 +196,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer sw.end(r)
 		w = sw
 	}
+	if code := max(g.limits.CheckHead(r), g.limits.CheckBody(r)); code != 0 {
+		g.clientError(w, r, code)
+		return
+	}
 	hr, ok := g.table.Load().lookup(r.Host)
 	if ok {
 		hr, ok = hr.match(r.URL.Path)
@@ -236,8 +246,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Gantry-Cold-Start", "true")
 			w.Header().Set("Gantry-Cold-Start-Ms", formatMillis(waited))
 			throttle = tg.ContainerConcurrency > 0
-		case 499:
-			return // the client gave up
+		case h1.StatusClientClosed:
+			g.count(code) // the client gave up
+			return
 		case http.StatusGatewayTimeout:
 			g.errNoEndpoint.Inc()
 			g.fail(w, "activator request timeout", http.StatusGatewayTimeout)
@@ -264,7 +275,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		timer := time.NewTimer(timeout)
 		release, code := g.act.acquire(r.Context(), key, capacity, timer.C)
 		timer.Stop()
-		if code == 499 {
+		if code == h1.StatusClientClosed {
+			g.count(code)
 			return
 		}
 		if code != 0 {
@@ -294,6 +306,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.tr != nil {
 		defer endClient(g.tr.startClient(r, addr), w.(*spanWriter))
 	}
+	body := h1.NewBody(w, r, g.limits)
+	if body != nil {
+		r.Body = body // a failed forward can then tell the client's fault (backendError)
+	}
 	if proxy == g.proxy && fastEligible(r) {
 		host := r.Host
 		if hr.entry.RewriteHost != "" {
@@ -304,7 +320,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost})))
+	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost, body: body})))
 }
 
 // isGRPC tells a gRPC request (for service, when set) by its content type and path.
@@ -328,6 +344,15 @@ func (g *Gateway) fail(w http.ResponseWriter, msg string, code int) {
 	http.Error(w, msg, code)
 }
 
+// clientError refuses a request for what the client sent. The rest of a
+// body is not worth reading (nor always possible): the server closes.
+func (g *Gateway) clientError(w http.ResponseWriter, r *http.Request, code int) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
+	g.fail(w, http.StatusText(code), code)
+}
+
 // pick chooses a ready instance of the revision with Endpoints key key.
 func (g *Gateway) pick(key string) (Endpoint, bool) {
 	if set := (*g.endpoints.Load())[key]; set != nil {
@@ -336,9 +361,27 @@ func (g *Gateway) pick(key string) (Endpoint, bool) {
 	return Endpoint{}, false
 }
 
+// backendError answers a forward that failed before the response began.
+// A failure of the client's making (a malformed, oversized, stalled or
+// abandoned body) is a 4xx, never the backend's 502.
 func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the client went away; nothing to answer
+	code := 0
+	if b, ok := r.Body.(*h1.Body); ok {
+		code = b.ClientStatus()
+	} else if up, ok := r.Context().Value(ctxKey{}).(*upstream); ok {
+		code = up.body.ClientStatus() // ReverseProxy hands over its own wrapper
+	}
+	if code == 0 && errors.Is(err, context.Canceled) {
+		code = h1.StatusClientClosed
+	}
+	switch code {
+	case 0:
+	case h1.StatusClientClosed:
+		g.count(code) // nobody to answer
+		return
+	default:
+		g.clientError(w, r, code)
+		return
 	}
 	g.errBackend.Inc()
 	now := time.Now().UnixNano()

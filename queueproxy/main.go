@@ -94,6 +94,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 		return fmt.Errorf("queue-proxy: %w", err)
 	}
 	// From here on, the servers own (and close) the listeners.
+	lns[0], lns[1] = env.Limits.Listen(lns[0]), env.Limits.Listen(lns[1])
 
 	breaker := NewBreaker(env.ContainerConcurrency)
 	stats := NewRequestStats(time.Now())
@@ -132,6 +133,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	newServer := func(h http.Handler, h2c bool) *http.Server {
 		s := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute, ErrorLog: errLog}
+		if h == httpHandler || h == h2cHandler {
+			env.Limits.Apply(s) // the client-facing ports: config-network's limits
+		}
 		s.Protocols = new(http.Protocols)
 		s.Protocols.SetHTTP1(true)
 		s.Protocols.SetUnencryptedHTTP2(h2c)

@@ -119,7 +119,9 @@ func up(ctx context.Context, f upFlags) error {
 	if err != nil {
 		return err
 	}
-	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: trc.qpEnv,
+	// The proxies' limits are read once, at start (config-network).
+	limits := controller.LoadConfig(st, f.domain, log).Network.Limits
+	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: withLimitsEnv(trc.qpEnv, limits),
 		Lookup: lookup, Backend: backend})
 	if err != nil {
 		backend.Close()
@@ -147,7 +149,7 @@ func up(ctx context.Context, f upFlags) error {
 			}
 		}})
 	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg, OnColdStart: scaler.Poke,
-		TracerProvider: trc.tracerProvider()})
+		TracerProvider: trc.tracerProvider(), Limits: proxyLimits(limits)})
 	share := &gateway.ShareWindow{}
 	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
 		GatewayPort: gwPort, GatewayTLSPort: tlsLn.Addr().(*net.TCPAddr).Port, Logger: log.With("component", "controller"), Registry: reg})
@@ -167,8 +169,8 @@ func up(ctx context.Context, f upFlags) error {
 		Requests:     share.Requests,
 		SDTargets:    sdTargets(st, rt, uiLn.Addr().String())})
 
-	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	gwSrv := &http.Server{Handler: gw, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	proxyLimits(limits).Apply(gwSrv)
 	// The gateway speaks HTTP/1.1 and prior-knowledge HTTP/2 (gRPC) on one port.
 	gwSrv.Protocols = new(http.Protocols)
 	gwSrv.Protocols.SetHTTP1(true)
@@ -178,10 +180,10 @@ func up(ctx context.Context, f upFlags) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 5)
-	go func() { errc <- serve(gwSrv, gwLn, "gateway") }()
-	tlsSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20, TLSConfig: gw.TLSConfig(),
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	go func() { errc <- serveTLS(tlsSrv, tlsLn, "gateway-tls") }()
+	go func() { errc <- serve(gwSrv, proxyLimits(limits).Listen(gwLn), "gateway") }()
+	tlsSrv := &http.Server{Handler: gw, TLSConfig: gw.TLSConfig(), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	proxyLimits(limits).Apply(tlsSrv)
+	go func() { errc <- serveTLS(tlsSrv, proxyLimits(limits).Listen(tlsLn), "gateway-tls") }()
 	go func() { errc <- serve(uiSrv, uiLn, "ui") }()
 	scalerDone := make(chan struct{})
 	go func() { defer close(scalerDone); scaler.Run(runCtx) }()
