@@ -86,7 +86,7 @@ func TestCheckHead(t *testing.T) {
 		want int
 	}{
 		{"fine", req("/", "A", "1", "B", "2"), 0},
-		{"long line", req("/"+strings.Repeat("a", 100)), 414},
+		{"long line", req("/" + strings.Repeat("a", 100)), 414},
 		{"too many fields", req("/", "A", "1", "A", "2", "B", "3"), 431},
 		{"too many bytes", req("/", "A", strings.Repeat("x", 1000)), 431},
 		{"just fits", req("/", "A", strings.Repeat("x", 1024-len("GET / HTTP/1.1\r\n")-len("Host: example.com\r\n")-len("A: \r\n")-2)), 0},
