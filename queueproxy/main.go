@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // Ports are the bound ports, as written to --ports-file.
@@ -143,7 +145,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	}
 	// Bodyless HTTP/1.1 requests are served by h1Server; a connection
 	// that sends anything else moves to an http.Server with the same handler.
-	httpSrv := newH1Server(httpHandler, newServer(httpHandler, false), log)
+	httpSrv := h1.NewServer(httpHandler, newServer(httpHandler, false), log)
 	h2cSrv := newServer(h2cHandler, true)
 	adminSrv := newServer(adminHandler(ctx, deps.drainer, deps.prober), false)
 	statsSrv := newServer(StatsHandler(reporter, env), false)

@@ -77,7 +77,7 @@ func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 		// a response of known length is written through the server's buffer,
 		// in as few writes as possible.
 		FlushInterval: 0,
-		BufferPool:    bufPool{},
+		BufferPool:    h1.BufPool{},
 		ModifyResponse: func(resp *http.Response) error {
 			echoTraceparent(resp.Request.Header, resp.Header)
 			return nil
@@ -140,7 +140,7 @@ func (h *proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	admitted, err := h.breaker.tryAcquire()
 	if !admitted && err == nil {
 		// Queued: wait with a context that the timers and the client can end.
-		watchClient(r.Context())
+		h1.WatchClient(r.Context())
 		err = h.queueWait(rw.context(r.Context()), ts)
 	}
 	if err != nil {
