@@ -21,7 +21,8 @@ type ClientConn struct {
 	sent     int                   // bytes of Out written by waitFn
 	sendErr  error
 	waiting  bool
-	lastUsed int64 // nanotime of the last request sent
+	lastUsed int64  // nanotime of the last request sent
+	abort    func() // ac.Abort, made once
 }
 
 func NewClientConn(c net.Conn) *ClientConn {
@@ -32,8 +33,17 @@ func NewClientConn(c net.Conn) *ClientConn {
 			ac.waitFn = ac.sendThenWait
 		}
 	}
+	ac.abort = ac.Abort
 	return ac
 }
+
+// Abort ends blocked I/O on the connection at once (the client went away);
+// the connection cannot be reused after it.
+func (ac *ClientConn) Abort() { ac.Conn.SetDeadline(aLongTimeAgo) }
+
+// AbortFunc is ac.Abort as a func value made once, for hooks that must not
+// allocate per request (SetOnGone).
+func (ac *ClientConn) AbortFunc() func() { return ac.abort }
 
 // IdleFor is how long ac has been unused.
 func (ac *ClientConn) IdleFor() time.Duration { return time.Duration(nanotime() - ac.lastUsed) }

@@ -3,6 +3,7 @@ package h1
 import (
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,7 +17,9 @@ func nanotime() int64 { return int64(time.Since(monoBase)) }
 var aLongTimeAgo = time.Unix(1, 0)
 
 // AppendRequestHead appends an HTTP/1.1 request head with r's method,
-// target and end-to-end fields, and Host host (r.Host when empty). With
+// target and end-to-end fields, and Host host (r.Host when empty). The
+// framing is the engine's own: Content-Length for a body of known length,
+// chunked for one of unknown length (WriteBody sends it so). With
 // forwarded, X-Forwarded-For gets the client's address appended and
 // X-Forwarded-Host and -Proto are set, as httputil.ProxyRequest.SetXForwarded
 // does.
@@ -39,7 +42,7 @@ func AppendRequestHead(b []byte, r *http.Request, host string, forwarded bool) [
 		if IsHopHeader(k) || ListedIn(conn, k) {
 			continue
 		}
-		if forwarded && (k == "X-Forwarded-For" || k == "X-Forwarded-Host" || k == "X-Forwarded-Proto") {
+		if k == "Content-Length" || forwarded && (k == "X-Forwarded-For" || k == "X-Forwarded-Host" || k == "X-Forwarded-Proto") {
 			continue
 		}
 		for _, v := range vv {
@@ -66,6 +69,15 @@ func AppendRequestHead(b []byte, r *http.Request, host string, forwarded bool) [
 			b = append(b, "https\r\n"...)
 		} else {
 			b = append(b, "http\r\n"...)
+		}
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength >= 0 {
+			b = append(b, "Content-Length: "...)
+			b = strconv.AppendInt(b, r.ContentLength, 10)
+			b = append(b, "\r\n"...)
+		} else {
+			b = append(b, "Transfer-Encoding: chunked\r\n"...)
 		}
 	}
 	return append(b, "\r\n"...)
