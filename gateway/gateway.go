@@ -237,6 +237,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var waited time.Duration
 		var code int
+		h1.WatchClient(r.Context()) // a client that leaves the wait ends it
 		ep, waited, code = g.act.wait(r.Context(), *tg, timeout, func() (Endpoint, bool) { return g.pick(key) })
 		if g.tr != nil {
 			g.tr.activated(r.Context(), act, waited, code)
@@ -273,6 +274,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return 0
 		}
 		timer := time.NewTimer(timeout)
+		h1.WatchClient(r.Context())
 		release, code := g.act.acquire(r.Context(), key, capacity, timer.C)
 		timer.Stop()
 		if code == h1.StatusClientClosed {

@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/controller/scaling"
 	"github.com/gantry-dev/gantry/dashboards"
 	"github.com/gantry-dev/gantry/gateway"
+	"github.com/gantry-dev/gantry/internal/h1"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/gantry-dev/gantry/ui"
 	"github.com/prometheus/client_golang/prometheus"
@@ -169,12 +170,17 @@ func up(ctx context.Context, f upFlags) error {
 		Requests:     share.Requests,
 		SDTargets:    sdTargets(st, rt, uiLn.Addr().String())})
 
-	gwSrv := &http.Server{Handler: gw, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	proxyLimits(limits).Apply(gwSrv)
+	// The gateway's HTTP/1 port is served by the engine the queue-proxy
+	// uses (internal/h1); what is outside its subset (h2c, upgrades,
+	// Expect) moves to gwNet for the rest of the connection.
+	gwNet := &http.Server{Handler: gw, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	proxyLimits(limits).Apply(gwNet)
 	// The gateway speaks HTTP/1.1 and prior-knowledge HTTP/2 (gRPC) on one port.
-	gwSrv.Protocols = new(http.Protocols)
-	gwSrv.Protocols.SetHTTP1(true)
-	gwSrv.Protocols.SetUnencryptedHTTP2(true)
+	gwNet.Protocols = new(http.Protocols)
+	gwNet.Protocols.SetHTTP1(true)
+	gwNet.Protocols.SetUnencryptedHTTP2(true)
+	gwSrv := h1.NewServer(gw, gwNet, log.With("component", "gateway"))
+	gwSrv.WatchAfter = time.Second // a client leaving a long request is noticed
 	uiSrv := &http.Server{Handler: ui.RequireToken(f.authToken, trc.mount(metricsEngine.mount(api))), ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -249,7 +255,7 @@ func serveTLS(srv *http.Server, ln net.Listener, name string) error {
 	return nil
 }
 
-func serve(srv *http.Server, ln net.Listener, name string) error {
+func serve(srv interface{ Serve(net.Listener) error }, ln net.Listener, name string) error {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("%s server: %w", name, err)
 	}

@@ -23,7 +23,16 @@ type connCtx struct {
 	onGone   func() // the fast path's one hook, set without allocating
 	nextID   uint64
 	watching bool
+	active   bool          // a request is being served: watch may start
 	stopped  chan struct{} // closed when the watch goroutine returns
+}
+
+// setActive marks the span in which watch may start; it ends before
+// stopWatch, so that no watch (from the reaper, say) starts after it.
+func (x *connCtx) setActive(on bool) {
+	x.mu.Lock()
+	x.active = on
+	x.mu.Unlock()
 }
 
 type ctxFn struct {
@@ -141,7 +150,7 @@ func (x *connCtx) watch() {
 	c := x.c
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.watching || x.err != nil || c.br.Buffered() > 0 || c.cr.pending {
+	if !x.active || x.watching || x.err != nil || c.br.Buffered() > 0 || c.cr.pending {
 		return
 	}
 	x.watching = true

@@ -29,6 +29,11 @@ import (
 // request, header map and writer, and the client is watched only for
 // requests that wait or run long (h1ctx.go).
 type Server struct {
+	// WatchAfter starts the client watch of a request still running after
+	// this long (give or take the reaper's second), so that a client
+	// leaving during a long wait ends its context. 0: only on WatchClient.
+	WatchAfter time.Duration
+
 	handler           http.Handler
 	fallback          *http.Server
 	log               *slog.Logger
@@ -137,6 +142,10 @@ func (s *Server) reap() {
 				}
 				if limit > 0 && since > int64(limit) && c.state.CompareAndSwap(connIdle, connClosed) {
 					c.nc.Close()
+				}
+			case connServe:
+				if s.WatchAfter > 0 && since > int64(s.WatchAfter) {
+					c.ctx.watch() // no-op once watching or between requests
 				}
 			case connHead:
 				if s.readHeaderTimeout > 0 && since > int64(s.readHeaderTimeout) &&
@@ -385,11 +394,13 @@ func (c *conn) prepare(n int) bool {
 func (c *conn) serveRequest() (keep bool) {
 	w := &c.w
 	w.reset(c, c.req.Method == http.MethodHead, c.req.Close || c.srv.closing.Load())
+	c.ctx.setActive(true)
 	defer func() {
 		p := recover()
 		if p == nil {
 			return
 		}
+		c.ctx.setActive(false)
 		c.ctx.stopWatch()
 		c.ctx.endRequest()
 		if p != http.ErrAbortHandler {
@@ -403,6 +414,7 @@ func (c *conn) serveRequest() (keep bool) {
 		w.closeAfter = false
 	}()
 	c.srv.handler.ServeHTTP(w, c.req)
+	c.ctx.setActive(false)
 	c.ctx.stopWatch()
 	c.ctx.endRequest()
 	if c.ctx.Err() != nil {

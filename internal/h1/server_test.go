@@ -396,3 +396,36 @@ func get(t testing.TB, c *http.Client, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// With WatchAfter, a long request notices its client leaving without
+// anyone calling WatchClient.
+func TestWatchAfter(t *testing.T) {
+	ended := make(chan time.Duration, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			ended <- time.Since(start)
+		case <-time.After(10 * time.Second):
+			ended <- -1
+		}
+	})
+	s := NewServer(h, &http.Server{Handler: h}, slog.New(slog.DiscardHandler))
+	s.WatchAfter = time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	defer s.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	if d := <-ended; d < 0 || d > 3*time.Second {
+		t.Fatalf("context ended after %v, want within the reaper's period", d)
+	}
+}
