@@ -56,13 +56,20 @@ func (l Limits) CheckBody(r *http.Request) int {
 }
 
 // Apply sets s's timeouts and header bound from l; net/http answers 431
-// itself past MaxHeaderBytes (plus its slack).
+// itself past MaxHeaderBytes (plus its slack). For h2c it also keeps
+// HTTP/2's default frame size, 16 KiB: net/http announces and accepts
+// 1 MiB, which lets a peer send one oversized HEADERS frame where RFC 9113
+// §4.2 expects a FRAME_SIZE_ERROR (h2spec 4.2/3).
 func (l Limits) Apply(s *http.Server) {
 	s.ReadHeaderTimeout = l.HeaderReadTimeout
 	s.IdleTimeout = l.IdleTimeout
 	if l.MaxHeaderBytes > 0 {
 		s.MaxHeaderBytes = l.MaxHeaderBytes
 	}
+	if s.HTTP2 == nil {
+		s.HTTP2 = &http.HTTP2Config{}
+	}
+	s.HTTP2.MaxReadFrameSize = 16 << 10
 }
 
 // Listen wraps ln so that it holds at most MaxConns connections; further
