@@ -10,7 +10,7 @@
 # with each, taking the worse of GET and POST:
 #   edge: gateway/haproxy rps=R1 cpu=C1 gateway/nginx rps=R2 cpu=C2
 #
-#   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3
+#   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -19,6 +19,7 @@ CONNS=${CONNS:-50}
 RATE=${RATE:-2000}
 RATE_DUR=${RATE_DUR:-5}
 LAT_DUR=${LAT_DUR:-3}
+WARM=${WARM:-2} # seconds of wrk per target before measuring; 0: none
 
 cd "$(dirname "$0")/.."
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -137,7 +138,9 @@ add() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 
 declare -A rps cpu p50 p99
 for w in get post; do for t in "${targets[@]}"; do rps[$w,$t]=0 cpu[$w,$t]=0 p50[$w,$t]=0 p99[$w,$t]=0; done; done
-for t in "${targets[@]}"; do wrk -t2 -c"$CONNS" -d2s -H "Host: $host" "${url[$t]}" >/dev/null; done
+if [ "$WARM" -gt 0 ]; then
+	for t in "${targets[@]}"; do wrk -t2 -c"$CONNS" -d"${WARM}s" -H "Host: $host" "${url[$t]}" >/dev/null; done
+fi
 
 for r in $(seq "$ROUNDS"); do
 	for w in get post; do

@@ -11,7 +11,7 @@ import (
 // every tool).
 func tool(t *testing.T, env, name string) string {
 	t.Helper()
-	if p := os.Getenv(env); p != "" {
+	if p := os.Getenv(env); env != "" && p != "" {
 		return p
 	}
 	if p, err := exec.LookPath(name); err == nil {
