@@ -219,3 +219,22 @@ func PeekHead(br *bufio.Reader) (int, error) {
 		}
 	}
 }
+
+// bothFramings reports whether a request head has a Content-Length and a
+// Transfer-Encoding field (names compared case-insensitively).
+func bothFramings(head []byte) bool {
+	var cl, te bool
+	for line := range strings.SplitSeq(string(head), "\n") {
+		name, _, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case len(name) == len("content-length") && equalFold(name, "content-length"):
+			cl = true
+		case len(name) == len("transfer-encoding") && equalFold(name, "transfer-encoding"):
+			te = true
+		}
+	}
+	return cl && te
+}

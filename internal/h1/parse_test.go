@@ -36,6 +36,9 @@ func FuzzParseHead(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	for _, tc := range conformanceCases { // the smuggling shapes
+		f.Add(tc.raw)
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		s, ok := completeHead(in)
 		if !ok {

@@ -343,6 +343,14 @@ func (c *conn) serve() {
 			return
 		}
 		if n == 0 || !c.prepare(n) {
+			if buf, _ := c.br.Peek(n); bothFramings(buf) {
+				// net/http would go by Transfer-Encoding and keep the
+				// connection; a front proxy going by the length would
+				// then see another request than we do. Refused, as Envoy
+				// does (RFC 9112 §6.3 allows it).
+				io.WriteString(c.nc, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+				return
+			}
 			c.srv.untrack(c)
 			handedOff = c.srv.handoffs.give(&handoffConn{Conn: c.nc, r: c.br})
 			return
