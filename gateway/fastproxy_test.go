@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,5 +144,58 @@ func TestFastPathStreamsBothWays(t *testing.T) {
 	line, err := bufio.NewReader(resp.Body).ReadString('\n')
 	if err != nil || line != "data:  world\n" {
 		t.Fatalf("event %q, %v (the gateway must flush the stream)", line, err)
+	}
+}
+
+// BenchmarkPOST: 4 KiB and 1 MiB request bodies through the gateway's fast
+// path and, for comparison, through httputil.ReverseProxy over the
+// transport the gateway used for bodies before.
+func BenchmarkPOST(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+	g := New(Options{})
+	g.SetTable(mustTable(b, entry("body.default.localhost", target("b", 100))))
+	g.SetEndpoints(Endpoints{"default/b": {{HTTP: backend.Listener.Addr().String()}}})
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", backend.Listener.Addr().String()
+			pr.SetXForwarded()
+		},
+		Transport: newTransport(false), FlushInterval: -1,
+	}
+	for _, size := range []int{4 << 10, 1 << 20} {
+		body := bytes.Repeat([]byte("b"), size)
+		for _, front := range []struct {
+			name string
+			h    http.Handler
+		}{{"gateway", g}, {"reverseproxy", rp}} {
+			b.Run(fmt.Sprintf("%s/%dKiB", front.name, size>>10), func(b *testing.B) {
+				srv := httptest.NewServer(front.h)
+				defer srv.Close()
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						req, _ := http.NewRequest("POST", srv.URL, bytes.NewReader(body))
+						req.Host = "body.default.localhost"
+						resp, err := client.Do(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 {
+							b.Errorf("status %d", resp.StatusCode)
+							return
+						}
+					}
+				})
+			})
+		}
 	}
 }
