@@ -26,10 +26,10 @@ type fastProxy struct {
 
 const maxIdlePerBackend = 64
 
-// fastEligible: HTTP/1, no upgrade, no Expect (http.Transport's
+// fastEligible: HTTP/1, not CONNECT, no upgrade, no Expect (http.Transport's
 // ExpectContinueTimeout handles that).
 func fastEligible(r *http.Request) bool {
-	if r.ProtoMajor != 1 {
+	if r.ProtoMajor != 1 || r.Method == http.MethodConnect {
 		return false
 	}
 	_, up := r.Header["Upgrade"]
