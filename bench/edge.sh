@@ -45,7 +45,10 @@ base=$((20000 + RANDOM % 20000))
 gw=$base tlsp=$((base + 1)) ui=$((base + 2)) ngx=$((base + 3)) hap=$((base + 4))
 host=hello.default.localhost
 
-"$tmp/gantry" up --state-dir "$tmp/state" --gateway-addr 127.0.0.1:$gw --gateway-tls-addr 127.0.0.1:$tlsp \
+# GW_GOMAXPROCS=1 / GW_GODEBUG=... run gantry up (the gateway) with those
+# runtime settings; its queue-proxy keeps its own (GOMAXPROCS=1).
+env ${GW_GOMAXPROCS:+GOMAXPROCS=$GW_GOMAXPROCS} ${GW_GODEBUG:+GODEBUG=$GW_GODEBUG} \
+	"$tmp/gantry" up --state-dir "$tmp/state" --gateway-addr 127.0.0.1:$gw --gateway-tls-addr 127.0.0.1:$tlsp \
 	--ui-addr 127.0.0.1:$ui 2>"$tmp/up.log" &
 gw_pid=$!; pids+=("$gw_pid")
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$ui/healthz" >/dev/null && break; sleep 0.2; done

@@ -199,7 +199,10 @@ func copyN(w http.ResponseWriter, br interface {
 	Peek(int) ([]byte, error)
 	Discard(int) (int, error)
 }, length int64, stream bool) bool {
-	rc := http.NewResponseController(w)
+	var rc *http.ResponseController
+	if stream {
+		rc = http.NewResponseController(w)
+	}
 	for length > 0 {
 		if br.Buffered() == 0 {
 			if _, err := br.Peek(1); err != nil {

@@ -345,13 +345,13 @@ type backendCall struct {
 // backendFor sets the Knative headers on r and picks the port: gRPC (and
 // h2c revisions) to the h2c port, the rest, upgrades included, to HTTP/1.
 func (g *Gateway) backendFor(r *http.Request, hr *hostRoute, tg *Target, ep Endpoint) backendCall {
-	if tg.Tag != "" {
-		r.Header.Set("Knative-Serving-Tag", tg.Tag)
+	if tg.hdrTag != nil {
+		r.Header["Knative-Serving-Tag"] = tg.hdrTag
 	} else {
-		r.Header.Del("Knative-Serving-Tag")
+		delete(r.Header, "Knative-Serving-Tag")
 	}
-	r.Header.Set("Knative-Serving-Revision", tg.Revision)
-	r.Header.Set("Knative-Serving-Namespace", tg.Namespace)
+	r.Header["Knative-Serving-Revision"] = tg.hdrRevision
+	r.Header["Knative-Serving-Namespace"] = tg.hdrNamespace
 	call := backendCall{addr: ep.HTTP, host: r.Host}
 	if hr.entry.RewriteHost != "" {
 		call.host = hr.entry.RewriteHost
