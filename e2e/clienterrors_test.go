@@ -19,6 +19,7 @@ metadata:
 data:
   max-request-body-bytes: "100000"
   body-idle-timeout: "500ms"
+  header-read-timeout: "1s"
 `
 
 // gatewayClass reads gantry_gateway_requests_total for one code class.
@@ -125,6 +126,19 @@ func TestClientErrorsNever5xx(t *testing.T) {
 	}
 	if code, _, _ := s.request("hello.default.localhost", "/"); code != 200 {
 		t.Errorf("hello answered %d after the bad requests", code)
+	}
+
+	// A head that takes longer than header-read-timeout: the gateway hangs up.
+	c, err := net.Dial("tcp", s.gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: hel")
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || time.Since(start) > 4*time.Second {
+		t.Errorf("slow head: read %v after %v, want the connection closed after about 1s", err, time.Since(start))
 	}
 }
 
