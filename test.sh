@@ -20,6 +20,10 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# nginx, HAProxy, wrk and jq for the edge benchmark's smoke test (bench/edge.sh).
+for tool in nginx haproxy wrk jq; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
 if ((${#need[@]})); then
   echo "test.sh: installing ${need[*]}"
   SUDO=""
@@ -31,6 +35,12 @@ fi
 export GANTRY_REQUIRE_TOOLS=1
 
 go mod download
+# h2spec for the h2c conformance test, built once from the Go module proxy.
+h2spec_dir="${XDG_CACHE_HOME:-$HOME/.cache}/gantry-tools/h2spec-v2.2.1"
+if [ ! -x "$h2spec_dir/h2spec" ]; then
+  GOFLAGS=-mod=mod GOBIN="$h2spec_dir" go install "github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible"
+fi
+export H2SPEC="$h2spec_dir/h2spec"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt needed on: $unformatted" >&2

@@ -70,6 +70,9 @@ type NetworkConfig struct {
 	// SystemInternalTLS and ClusterLocalDomainTLS are "enabled" or "disabled".
 	SystemInternalTLS     string
 	ClusterLocalDomainTLS string
+
+	// Limits bound what clients may send to both proxies (config_network_limits.go).
+	Limits ProxyLimits
 }
 
 // DefaultConfig returns Knative's defaults, with localDomain as the default domain
@@ -104,6 +107,7 @@ func DefaultConfig(localDomain string) *Config {
 			CertificateClass:      "cert-manager.certificate.networking.knative.dev",
 			SystemInternalTLS:     "disabled",
 			ClusterLocalDomainTLS: "disabled",
+			Limits:                DefaultProxyLimits(),
 		},
 	}
 }

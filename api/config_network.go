@@ -115,6 +115,11 @@ func parseNetworkInto(data map[string]string, cfg *Config) error {
 			return fmt.Errorf("%s with value: %q in config-network ConfigMap is not supported", k.key, data[k.key])
 		}
 	}
+	limits, err := ParseProxyLimits(func(k string) (string, bool) { v, ok := data[k]; return v, ok })
+	if err != nil {
+		return err
+	}
+	n.Limits = limits
 	cfg.Network = n
 	return nil
 }

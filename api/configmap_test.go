@@ -204,6 +204,28 @@ func TestParseConfigNetwork(t *testing.T) {
 		data:    map[string]string{"rollout-duration": "mil novecientos"},
 		wantErr: `failed to parse "rollout-duration"`,
 	}, {
+		name: "proxy limits",
+		data: map[string]string{"max-request-header-bytes": "8192", "max-request-headers": "50", "max-request-line-bytes": "4096",
+			"max-request-body-bytes": "1048576", "header-read-timeout": "5s", "idle-timeout": "2m", "body-idle-timeout": "0s",
+			"max-connections": "1000"},
+		want: func(n *NetworkConfig) {
+			n.Limits = ProxyLimits{MaxRequestHeaderBytes: 8192, MaxRequestHeaders: 50, MaxRequestLineBytes: 4096,
+				MaxRequestBodyBytes: 1 << 20, HeaderReadTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
+				MaxConnections: 1000}
+		},
+	}, {
+		name:    "negative header limit",
+		data:    map[string]string{"max-request-headers": "-1"},
+		wantErr: `max-request-headers must be a non-negative integer, was "-1"`,
+	}, {
+		name:    "tiny header bytes",
+		data:    map[string]string{"max-request-header-bytes": "100"},
+		wantErr: "max-request-header-bytes must be 0 or at least 1024, was 100",
+	}, {
+		name:    "bad idle timeout",
+		data:    map[string]string{"idle-timeout": "forever"},
+		wantErr: `idle-timeout must be a non-negative duration such as "30s", was "forever"`,
+	}, {
 		name:    "bad system-internal-tls",
 		data:    map[string]string{"system-internal-tls": "maybe"},
 		wantErr: `system-internal-tls with value: "maybe" in config-network ConfigMap is not supported`,
@@ -325,5 +347,23 @@ func TestConfigDeployment(t *testing.T) {
 	}
 	if cfg.Deployment.ProgressDeadline != 10*time.Minute {
 		t.Error("a bad map changed the config")
+	}
+}
+
+// The queue-proxy reads the same limits from its environment.
+func TestProxyLimitsEnvRoundTrip(t *testing.T) {
+	want := ProxyLimits{MaxRequestHeaderBytes: 4096, MaxRequestHeaders: 7, MaxRequestLineBytes: 2048,
+		MaxRequestBodyBytes: 99, HeaderReadTimeout: time.Second, IdleTimeout: time.Minute, BodyIdleTimeout: 3 * time.Second,
+		MaxConnections: 12}
+	env := want.Env()
+	if env["GANTRY_HEADER_READ_TIMEOUT"] != "1s" {
+		t.Fatalf("env %v", env)
+	}
+	got, err := ParseProxyLimits(func(k string) (string, bool) { v, ok := env[ProxyLimitEnv(k)]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -5,6 +5,7 @@
 #
 #   bench/queueproxy.sh            # ROUNDS=3 DUR=8 RATE=5000 RATE_DUR=10 by default
 #   QP_GOMAXPROCS= QP_GODEBUG= bench/queueproxy.sh   # without gantry's runtime settings
+#   QP_BASELINE=3f04b5c bench/queueproxy.sh   # adds that commit's queue-proxy, same run
 #
 # Prints saturated requests/s (wrk -t2 -c50) and the ratio to direct,
 # CPU-seconds per 1000 requests of the proxy process at a fixed rate
@@ -33,6 +34,11 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/qpbench" ./queueproxy/internal/qpbench
+if [ -n "${QP_BASELINE:-}" ]; then
+	git worktree add -q --detach "$tmp/base" "$QP_BASELINE"
+	(cd "$tmp/base" && go build -o "$tmp/qpbench-base" ./queueproxy/internal/qpbench)
+	git worktree remove --force "$tmp/base"
+fi
 
 base=$((20000 + RANDOM % 20000))
 app_port=$base
@@ -48,13 +54,20 @@ app_pid=$!; pids+=("$app_pid")
 QP_GOMAXPROCS=${QP_GOMAXPROCS-1}
 QP_GODEBUG=${QP_GODEBUG-$("$tmp/qpbench" godebug)}
 echo "queue-proxy runtime: GOMAXPROCS=${QP_GOMAXPROCS:-default} GODEBUG=${QP_GODEBUG:-}" >&2
-env ${QP_GOMAXPROCS:+GOMAXPROCS=$QP_GOMAXPROCS} ${QP_GODEBUG:+GODEBUG=$QP_GODEBUG} USER_PORT=$app_port SERVING_NAMESPACE=default SERVING_SERVICE=bench SERVING_CONFIGURATION=bench \
-	SERVING_REVISION=bench-00001 SERVING_POD=bench-00001-pod CONTAINER_CONCURRENCY=1000 \
-	REVISION_TIMEOUT_SECONDS=300 REVISION_RESPONSE_START_TIMEOUT_SECONDS=120 REVISION_IDLE_TIMEOUT_SECONDS=120 \
-	GANTRY_APP_PID=$app_pid \
-	"$tmp/qpbench" queue-proxy --http-port=0 --h2c-port=0 --admin-port=0 --stats-port=0 --metrics-port=0 \
-	--ports-file="$tmp/ports.json" --drain-quiet-period=0s 2>"$tmp/qp.log" &
+start_qp() { # binary ports-file log
+	env ${QP_GOMAXPROCS:+GOMAXPROCS=$QP_GOMAXPROCS} ${QP_GODEBUG:+GODEBUG=$QP_GODEBUG} USER_PORT=$app_port SERVING_NAMESPACE=default SERVING_SERVICE=bench SERVING_CONFIGURATION=bench \
+		SERVING_REVISION=bench-00001 SERVING_POD=bench-00001-pod CONTAINER_CONCURRENCY=1000 \
+		REVISION_TIMEOUT_SECONDS=300 REVISION_RESPONSE_START_TIMEOUT_SECONDS=120 REVISION_IDLE_TIMEOUT_SECONDS=120 \
+		GANTRY_APP_PID=$app_pid \
+		"$1" queue-proxy --http-port=0 --h2c-port=0 --admin-port=0 --stats-port=0 --metrics-port=0 \
+		--ports-file="$2" --drain-quiet-period=0s 2>"$3" &
+}
+start_qp "$tmp/qpbench" "$tmp/ports.json" "$tmp/qp.log"
 qp_pid=$!; pids+=("$qp_pid")
+if [ -n "${QP_BASELINE:-}" ]; then
+	start_qp "$tmp/qpbench-base" "$tmp/ports-base.json" "$tmp/qp-base.log"
+	base_pid=$!; pids+=("$base_pid")
+fi
 
 "$tmp/qpbench" revproxy --listen=127.0.0.1:$rp_port --target=http://127.0.0.1:$app_port 2>"$tmp/rp.log" &
 rp_pid=$!; pids+=("$rp_pid")
@@ -69,10 +82,18 @@ declare -A url=(
 )
 declare -A proc=([direct]=$app_pid [queue-proxy]=$qp_pid [revproxy]=$rp_pid)
 targets=(direct queue-proxy revproxy)
+if [ -n "${QP_BASELINE:-}" ]; then
+	for _ in $(seq 100); do [ -s "$tmp/ports-base.json" ] && break; sleep 0.1; done
+	url[qp@base]=http://127.0.0.1:$(sed -E 's/.*"http":([0-9]+).*/\1/' "$tmp/ports-base.json")/
+	proc[qp@base]=$base_pid
+	targets=(direct queue-proxy qp@base revproxy)
+fi
 
-for _ in $(seq 100); do
-	curl -sf -o /dev/null -H 'K-Network-Probe: queue' "${url[queue-proxy]}" && break
-	sleep 0.1
+for t in queue-proxy ${QP_BASELINE:+qp@base}; do
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null -H 'K-Network-Probe: queue' "${url[$t]}" && break
+		sleep 0.1
+	done
 done
 for t in "${targets[@]}"; do curl -sf -o /dev/null "${url[$t]}"; wrk -t2 -c"$CONNS" -d2s "${url[$t]}" >/dev/null; done
 

@@ -137,16 +137,20 @@ func drain(ch chan store.Event) {
 // Config assembles the stack configuration from the stored ConfigMaps. A map
 // that fails to parse (it was validated on apply, so only by a version
 // change) is skipped and logged, keeping the defaults.
-func (c *Controller) Config() *api.Config {
-	cfg := api.DefaultConfig(c.o.Domain)
-	cms, err := c.o.Store.List(api.KindConfigMap, ConfigNamespace)
+func (c *Controller) Config() *api.Config { return LoadConfig(c.o.Store, c.o.Domain, c.log) }
+
+// LoadConfig assembles the configuration from the stored ConfigMaps; an
+// invalid one is logged and left out (its defaults apply).
+func LoadConfig(st *store.Store, domain string, log *slog.Logger) *api.Config {
+	cfg := api.DefaultConfig(domain)
+	cms, err := st.List(api.KindConfigMap, ConfigNamespace)
 	if err != nil {
-		c.log.Error("list config maps", "err", err)
+		log.Error("list config maps", "err", err)
 		return cfg
 	}
 	for _, o := range cms {
 		if err := api.ParseConfigMap(o.(*api.ConfigMap), cfg); err != nil {
-			c.log.Error("ignoring invalid config map", "name", o.GetName(), "err", err)
+			log.Error("ignoring invalid config map", "name", o.GetName(), "err", err)
 		}
 	}
 	return cfg

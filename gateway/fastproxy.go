@@ -1,50 +1,35 @@
 package gateway
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
-// fastProxy forwards the common request, HTTP/1.x without a body or an
-// upgrade, over pooled keep-alive connections to the queue-proxy, in the
-// handler's own goroutine. httputil.ReverseProxy over http.Transport clones
-// the request and hands it across two goroutines per connection; skipping
-// that is most of the gateway's own cost. Everything else (bodies, upgrades,
-// h2c) takes the ReverseProxy.
+// fastProxy forwards HTTP/1.x requests, bodies included, over pooled
+// keep-alive connections to the queue-proxy in the handler's own goroutine,
+// with the engine the queue-proxy uses (internal/h1). httputil.ReverseProxy
+// over http.Transport clones the request and hands it across two goroutines
+// per connection; skipping that is most of the gateway's own cost.
+// Upgrades, Expect: 100-continue and h2c take the ReverseProxy.
 type fastProxy struct {
-	pools  sync.Map // addr → *connPool
+	pools  sync.Map // addr → *h1.Pool
 	dialer net.Dialer
-}
-
-type connPool struct{ idle chan *pconn }
-
-type pconn struct {
-	c  net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
 }
 
 const maxIdlePerBackend = 64
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// fastEligible: no body, no upgrade, no Expect, and an idempotent method, so
-// a request that meets a keep-alive connection the backend just closed can
-// be sent again on a new one.
+// fastEligible: HTTP/1, not CONNECT, no upgrade, no Expect (http.Transport's
+// ExpectContinueTimeout handles that).
 func fastEligible(r *http.Request) bool {
-	if r.ProtoMajor != 1 || (r.Body != nil && r.Body != http.NoBody) {
-		return false
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete:
-	default:
+	if r.ProtoMajor != 1 || r.Method == http.MethodConnect {
 		return false
 	}
 	_, up := r.Header["Upgrade"]
@@ -52,19 +37,38 @@ func fastEligible(r *http.Request) bool {
 	return !up && !exp
 }
 
-func (f *fastProxy) pool(addr string) *connPool {
-	if p, ok := f.pools.Load(addr); ok {
-		return p.(*connPool)
+// replayable: a request that may be sent again on a new connection when a
+// pooled one turns out closed (http.Transport's rule: idempotent, no body).
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodTrace:
+		return r.Body == nil || r.Body == http.NoBody
 	}
-	p, _ := f.pools.LoadOrStore(addr, &connPool{idle: make(chan *pconn, maxIdlePerBackend)})
-	return p.(*connPool)
+	return false
 }
 
-func (f *fastProxy) get(ctx context.Context, p *connPool, addr string) (*pconn, bool, error) {
-	select {
-	case pc := <-p.idle:
-		return pc, true, nil
-	default:
+// staleAfter: a pooled connection idle this long is not used for a request
+// that cannot be sent twice, as the queue-proxy may be closing it.
+const staleAfter = time.Second
+
+func (f *fastProxy) pool(addr string) *h1.Pool {
+	if p, ok := f.pools.Load(addr); ok {
+		return p.(*h1.Pool)
+	}
+	p, _ := f.pools.LoadOrStore(addr, h1.NewPool(maxIdlePerBackend))
+	return p.(*h1.Pool)
+}
+
+func (f *fastProxy) get(ctx context.Context, p *h1.Pool, addr string, replay bool) (*h1.ClientConn, bool, error) {
+	for {
+		ac := p.Get()
+		if ac == nil {
+			break
+		}
+		if replay || ac.IdleFor() < staleAfter {
+			return ac, true, nil
+		}
+		ac.Conn.Close()
 	}
 	d := f.dialer
 	d.Timeout, d.KeepAlive = 5*time.Second, 30*time.Second
@@ -72,51 +76,104 @@ func (f *fastProxy) get(ctx context.Context, p *connPool, addr string) (*pconn, 
 	if err != nil {
 		return nil, false, err
 	}
-	return &pconn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 8<<10)}, false, nil
-}
-
-func (p *connPool) put(pc *pconn) {
-	select {
-	case p.idle <- pc:
-	default:
-		pc.c.Close()
-	}
+	return h1.NewClientConn(c), false, nil
 }
 
 // errNotSent: nothing reached the client, the caller may answer with an error.
 var errNotSent = errors.New("backend unavailable")
 
-// serve proxies r to addr (Host header host). It returns errNotSent (wrapped)
-// when it failed before writing anything to w.
+// serve proxies r to addr with Host host. It returns errNotSent (wrapped)
+// when it failed before writing anything to w; a failure reading the
+// client's body is wrapped with h1.ErrClientBody as well.
 func (f *fastProxy) serve(w http.ResponseWriter, r *http.Request, addr, host string, count func(int)) error {
 	p := f.pool(addr)
-	var resp *http.Response
-	var pc *pconn
+	replay := replayable(r)
 	for attempt := 0; ; attempt++ {
-		var reused bool
-		var err error
-		pc, reused, err = f.get(r.Context(), p, addr)
+		ac, reused, err := f.get(r.Context(), p, addr, replay)
 		if err != nil {
 			return errors.Join(errNotSent, err)
 		}
-		resp, err = roundTrip(pc, r, host)
+		ac.Out = h1.AppendRequestHead(ac.Out[:0], r, host, true)
+		bodyRead, err := ac.SendRequest(r)
+		n, sent := 0, err == nil
 		if err == nil {
-			break
+			n, err = h1.PeekHead(ac.BR)
+		} else if bodyRead && !errors.Is(err, h1.ErrClientBody) {
+			// The backend stopped reading the body: it may have answered
+			// already (a 413, say), which is the answer to relay.
+			ac.Conn.SetReadDeadline(time.Now().Add(time.Second))
+			if n, _ = h1.PeekHead(ac.BR); n > 0 || ac.BR.Buffered() > 0 {
+				err = nil
+			}
+			ac.Conn.SetReadDeadline(time.Time{})
 		}
-		pc.c.Close()
-		// A pooled connection the backend closed meanwhile: try a new one once.
-		if !reused || attempt > 0 || r.Context().Err() != nil {
+		if err != nil {
+			ac.Conn.Close()
+			// A pooled connection the backend closed meanwhile: try a new one once.
+			if reused && attempt == 0 && replay && r.Context().Err() == nil {
+				continue
+			}
 			return errors.Join(errNotSent, err)
 		}
+		return f.relay(w, r, p, ac, n, count, sent)
 	}
-	// A client that goes away aborts the backend call.
-	stop := context.AfterFunc(r.Context(), func() { pc.c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+}
 
+// relay copies the response whose head is the first n buffered bytes (0:
+// unknown, http.ReadResponse reads it) to w, and pools the connection if
+// it can carry another request (reusable: the request went out whole).
+// An error means nothing was written to w.
+func (f *fastProxy) relay(w http.ResponseWriter, r *http.Request, p *h1.Pool, ac *h1.ClientConn, n int, count func(int), reusable bool) error {
+	// A client that goes away aborts the backend call.
+	if h1.SetOnGone(r.Context(), ac.AbortFunc()) {
+		defer h1.SetOnGone(r.Context(), nil)
+	} else {
+		stop := context.AfterFunc(r.Context(), ac.AbortFunc())
+		defer stop()
+	}
+	keep := false
+	defer func() {
+		if keep && reusable && r.Context().Err() == nil {
+			p.Put(ac)
+		} else {
+			ac.Conn.Close()
+		}
+	}()
 	h := w.Header()
-	listed := connectionTokens(resp.Header)
+	if n > 0 && len(h) == 0 {
+		buf, _ := ac.BR.Peek(n)
+		// The values outlive the request when net/http writes the head
+		// after the handler returns: a fresh backing array each time.
+		vals := make([]string, 0, bytes.Count(buf, []byte("\r\n"))-2)
+		if code, length, _, ok := h1.ParseRespHead(string(buf), h, vals); ok {
+			ac.BR.Discard(n)
+			w.WriteHeader(code)
+			count(code)
+			if r.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified {
+				keep = true
+				return nil
+			}
+			keep = copyN(w, ac.BR, length, h1.IsEventStream(h))
+			return nil
+		}
+	}
+	var resp *http.Response
+	for {
+		var err error
+		if resp, err = http.ReadResponse(ac.BR, r); err != nil {
+			return errors.Join(errNotSent, err)
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return errors.Join(errNotSent, errors.New("101 Switching Protocols to a request without Upgrade"))
+		}
+		if resp.StatusCode >= 200 {
+			break
+		}
+		// Informational responses (100 Continue, 103) are not forwarded.
+	}
+	listed := resp.Header["Connection"]
 	for k, vv := range resp.Header {
-		if !isHopHeader(k) && !listed[k] {
+		if !h1.IsHopHeader(k) && !h1.ListedIn(listed, k) {
 			h[k] = vv
 		}
 	}
@@ -130,71 +187,49 @@ func (f *fastProxy) serve(w http.ResponseWriter, r *http.Request, addr, host str
 		h[http.TrailerPrefix+k] = vv
 	}
 	resp.Body.Close()
-	if ok && !resp.Close && stop() {
-		p.put(pc)
-	} else {
-		pc.c.Close()
-	}
+	keep = ok && !resp.Close
 	return nil
 }
 
-func roundTrip(pc *pconn, r *http.Request, host string) (*http.Response, error) {
-	writeHead(pc.bw, r, host)
-	if err := pc.bw.Flush(); err != nil {
-		return nil, err
+// copyN relays a body of length bytes from br, flushing whenever the
+// backend has nothing more buffered when it is a stream (server-sent
+// events). It reports whether the whole body was relayed.
+func copyN(w http.ResponseWriter, br interface {
+	Buffered() int
+	Peek(int) ([]byte, error)
+	Discard(int) (int, error)
+}, length int64, stream bool) bool {
+	var rc *http.ResponseController
+	if stream {
+		rc = http.NewResponseController(w)
 	}
-	return http.ReadResponse(pc.br, r)
-}
-
-// writeHead writes the request line and headers, hop-by-hop headers removed
-// and X-Forwarded-* set as httputil.ProxyRequest.SetXForwarded does.
-func writeHead(bw *bufio.Writer, r *http.Request, host string) {
-	bw.WriteString(r.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(r.URL.RequestURI())
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
-	listed := connectionTokens(r.Header)
-	for k, vv := range r.Header {
-		if isHopHeader(k) || listed[k] || k == "X-Forwarded-For" || k == "X-Forwarded-Host" || k == "X-Forwarded-Proto" {
-			continue
+	for length > 0 {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return false
+			}
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+		b, _ := br.Peek(int(min(length, int64(br.Buffered()))))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		br.Discard(len(b))
+		length -= int64(len(b))
+		if stream && br.Buffered() == 0 {
+			rc.Flush()
 		}
 	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		bw.WriteString("X-Forwarded-For: ")
-		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
-			bw.WriteString(strings.Join(prior, ", "))
-			bw.WriteString(", ")
-		}
-		bw.WriteString(ip)
-		bw.WriteString("\r\n")
-	}
-	bw.WriteString("X-Forwarded-Host: ")
-	bw.WriteString(r.Host)
-	bw.WriteString("\r\nX-Forwarded-Proto: ")
-	if r.TLS != nil {
-		bw.WriteString("https")
-	} else {
-		bw.WriteString("http")
-	}
-	bw.WriteString("\r\n\r\n")
+	return true
 }
 
 // copyBody streams the body to the client, flushing each read when the
 // response is a stream (no length, or server-sent events). It reports
 // whether the body was read to its end.
 func copyBody(w http.ResponseWriter, resp *http.Response) bool {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	bp := h1.GetBuf()
+	defer h1.PutBuf(bp)
 	buf := *bp
-	stream := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	stream := resp.ContentLength < 0 || h1.IsEventStream(resp.Header)
 	rc := http.NewResponseController(w)
 	for {
 		n, err := resp.Body.Read(buf)
@@ -213,29 +248,4 @@ func copyBody(w http.ResponseWriter, resp *http.Response) bool {
 			return false
 		}
 	}
-}
-
-var hopHeaders = map[string]bool{
-	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
-	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-}
-
-func isHopHeader(k string) bool { return hopHeaders[k] }
-
-// connectionTokens are the headers a Connection header names as hop-by-hop;
-// nil (and no allocation) in the usual case of none.
-func connectionTokens(h http.Header) map[string]bool {
-	vv := h["Connection"]
-	if len(vv) == 0 {
-		return nil
-	}
-	m := map[string]bool{}
-	for _, v := range vv {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				m[http.CanonicalHeaderKey(f)] = true
-			}
-		}
-	}
-	return m
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // Options configures a Gateway. The zero value is valid.
@@ -29,6 +31,8 @@ type Options struct {
 	DefaultTimeout time.Duration
 	// TracerProvider, when set, traces each request (tracing.go); nil: off.
 	TracerProvider TracerProvider
+	// Limits bound what clients may send (config-network); zero: none.
+	Limits h1.Limits
 }
 
 // Gateway routes requests by Host to revision instances.
@@ -43,7 +47,8 @@ type Gateway struct {
 	certs     atomic.Pointer[map[string]*tls.Certificate]
 	counts    counters
 	timeout   time.Duration
-	tr        *gwTracer // nil: tracing off
+	limits    h1.Limits
+	ph        phases // the request path (ServeHTTP), tracing around it when on
 
 	requests                                  *prometheus.CounterVec
 	byClass                                   [6]prometheus.Counter // 1xx..5xx, indexed by code/100
@@ -57,13 +62,17 @@ type ctxKey struct{}
 // upstream is what Rewrite needs to know about the chosen backend.
 type upstream struct {
 	addr string
-	host string // the Host header to send; "" keeps the client's
+	host string   // the Host header to send; "" keeps the client's
+	body *h1.Body // nil: no request body
 }
 
 // New returns a gateway with an empty table.
 func New(o Options) *Gateway {
-	g := &Gateway{log: o.Logger, act: newActivator(o), timeout: o.DefaultTimeout}
-	g.tr = newGWTracer(o.TracerProvider)
+	g := &Gateway{log: o.Logger, act: newActivator(o), timeout: o.DefaultTimeout, limits: o.Limits}
+	g.ph = g.basePhases()
+	if tr := newGWTracer(o.TracerProvider); tr != nil {
+		g.ph = tr.wrap(g.ph)
+	}
 	if g.timeout <= 0 {
 		g.timeout = 300 * time.Second
 	}
@@ -183,13 +192,48 @@ func equalEndpoints(a, b []Endpoint) bool {
 	return true
 }
 
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if g.tr != nil {
-		var sw *spanWriter
-		sw, r = g.tr.startServer(w, r)
-		defer sw.end(r)
-		w = sw
+// The request path, top to bottom: refuse what is over the limits, route
+// by host and path to a revision, wait for an instance when none is ready
+// (or when the revision is throttled), forward. Each step is a phase;
+// tracing (tracing.go) is one wrapper around the phases, put on in New.
+type phases struct {
+	serve    func(w http.ResponseWriter, r *http.Request)
+	route    func(w http.ResponseWriter, r *http.Request) (*hostRoute, *Target, bool)
+	activate func(w http.ResponseWriter, r *http.Request, tg *Target, ready bool) (*http.Request, activation)
+	forward  func(w http.ResponseWriter, r *http.Request, call backendCall)
+}
+
+func (g *Gateway) basePhases() phases {
+	return phases{serve: g.serve, route: g.route, activate: g.activate, forward: g.forward}
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.ph.serve(w, r) }
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	if code := max(g.limits.CheckHead(r), g.limits.CheckBody(r)); code != 0 {
+		g.clientError(w, r, code)
+		return
 	}
+	hr, tg, ok := g.ph.route(w, r)
+	if !ok {
+		return
+	}
+	ep, ready := g.pick(tg.key)
+	if !ready || tg.Throttle && tg.ContainerConcurrency > 0 {
+		var a activation
+		if r, a = g.ph.activate(w, r, tg, ready); a.code != 0 {
+			return
+		}
+		if a.release != nil {
+			defer a.release()
+		}
+		ep = a.ep
+	}
+	g.ph.forward(w, r, g.backendFor(r, hr, tg, ep))
+}
+
+// route picks the revision for r; false means r was answered (404, 503).
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request) (*hostRoute, *Target, bool) {
 	hr, ok := g.table.Load().lookup(r.Host)
 	if ok {
 		hr, ok = hr.match(r.URL.Path)
@@ -197,7 +241,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		g.errUnknownHost.Inc()
 		g.fail(w, "gantry: no service for host "+quote(r.Host), http.StatusNotFound)
-		return
+		return nil, nil, false
 	}
 	tg, ok := hr.pickRandom()
 	if tg != nil && tg.count != nil {
@@ -206,105 +250,140 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		g.errNoEndpoint.Inc()
 		g.fail(w, "gantry: route "+hr.entry.Namespace+"/"+hr.entry.Route+" has no traffic targets", http.StatusServiceUnavailable)
-		return
+		return hr, tg, false
 	}
-	if g.tr != nil {
-		g.tr.chose(r.Context(), &hr.entry, tg)
-	}
+	return hr, tg, true
+}
+
+// activation is how the activator's part ended: code 0 with an instance
+// (and a throttle slot to release, if any), or the status r was answered.
+type activation struct {
+	ep      Endpoint
+	release func() // nil: nothing to release
+	waited  time.Duration
+	cold    bool // waited for a first ready instance
+	code    int
+}
+
+// activate holds r until tg has a ready instance and, for a throttled
+// revision, a free slot (containerConcurrency per instance).
+func (g *Gateway) activate(w http.ResponseWriter, r *http.Request, tg *Target, ready bool) (*http.Request, activation) {
 	key := tg.key
 	timeout := tg.Timeout
 	if timeout <= 0 {
 		timeout = g.timeout
 	}
 	throttle := tg.Throttle
-	var act actSpan // tracing only
-	ep, ok := g.pick(key)
-	if !ok {
-		// The activator's path: hold the request until an instance is ready.
-		if g.tr != nil {
-			r = g.tr.startActivator(r, tg, &act)
-			defer act.end()
-		}
-		var waited time.Duration
-		var code int
-		ep, waited, code = g.act.wait(r.Context(), *tg, timeout, func() (Endpoint, bool) { return g.pick(key) })
-		if g.tr != nil {
-			g.tr.activated(r.Context(), act, waited, code)
-		}
-		switch code {
+	var a activation
+	if !ready {
+		h1.WatchClient(r.Context()) // a client that leaves the wait ends it
+		a.ep, a.waited, a.code = g.act.wait(r.Context(), *tg, timeout, func() (Endpoint, bool) { return g.pick(key) })
+		switch a.code {
 		case 0:
+			a.cold = true
 			w.Header().Set("Gantry-Cold-Start", "true")
-			w.Header().Set("Gantry-Cold-Start-Ms", formatMillis(waited))
+			w.Header().Set("Gantry-Cold-Start-Ms", formatMillis(a.waited))
 			throttle = tg.ContainerConcurrency > 0
-		case 499:
-			return // the client gave up
+		case h1.StatusClientClosed:
+			g.count(a.code) // the client gave up
+			return r, a
 		case http.StatusGatewayTimeout:
 			g.errNoEndpoint.Inc()
-			g.fail(w, "activator request timeout", http.StatusGatewayTimeout)
-			return
+			g.fail(w, "activator request timeout", a.code)
+			return r, a
 		default:
 			g.errNoEndpoint.Inc()
-			g.fail(w, "gantry: too many requests waiting for revision "+key, http.StatusServiceUnavailable)
-			return
+			g.fail(w, "gantry: too many requests waiting for revision "+key, a.code)
+			return r, a
 		}
 	}
-	if throttle && tg.ContainerConcurrency > 0 {
-		if g.tr != nil && act.sp == nil {
-			r = g.tr.startActivator(r, tg, &act)
-			defer act.end()
-		}
-		// Release no more than containerConcurrency per ready instance.
-		cc := tg.ContainerConcurrency
-		capacity := func() int {
-			if set := (*g.endpoints.Load())[key]; set != nil {
-				return cc * len(set.addrs)
-			}
-			return 0
-		}
-		timer := time.NewTimer(timeout)
-		release, code := g.act.acquire(r.Context(), key, capacity, timer.C)
-		timer.Stop()
-		if code == 499 {
-			return
-		}
-		if code != 0 {
-			g.errNoEndpoint.Inc()
-			g.fail(w, "activator request timeout", http.StatusGatewayTimeout)
-			return
-		}
-		defer release()
-		if ep, ok = g.pick(key); !ok {
-			g.errNoEndpoint.Inc()
-			g.fail(w, "gantry: revision "+key+" lost its instances", http.StatusServiceUnavailable)
-			return
-		}
+	if !throttle || tg.ContainerConcurrency <= 0 {
+		return r, a
 	}
-	if tg.Tag != "" {
-		r.Header.Set("Knative-Serving-Tag", tg.Tag)
+	// Release no more than containerConcurrency per ready instance.
+	cc := tg.ContainerConcurrency
+	capacity := func() int {
+		if set := (*g.endpoints.Load())[key]; set != nil {
+			return cc * len(set.addrs)
+		}
+		return 0
+	}
+	timer := time.NewTimer(timeout)
+	h1.WatchClient(r.Context())
+	release, code := g.act.acquire(r.Context(), key, capacity, timer.C)
+	timer.Stop()
+	switch {
+	case code == h1.StatusClientClosed:
+		g.count(code)
+		a.code = code
+		return r, a
+	case code != 0:
+		g.errNoEndpoint.Inc()
+		a.code = http.StatusGatewayTimeout
+		g.fail(w, "activator request timeout", a.code)
+		return r, a
+	}
+	ep, ok := g.pick(key)
+	if !ok {
+		release()
+		g.errNoEndpoint.Inc()
+		a.code = http.StatusServiceUnavailable
+		g.fail(w, "gantry: revision "+key+" lost its instances", a.code)
+		return r, a
+	}
+	a.ep, a.release = ep, release
+	return r, a
+}
+
+// backendCall is where and how a request goes to the queue-proxy.
+type backendCall struct {
+	addr string
+	host string // Host to send
+	h2c  bool   // prior-knowledge HTTP/2 to the queue-proxy's h2c port
+}
+
+// backendFor sets the Knative headers on r and picks the port: gRPC (and
+// h2c revisions) to the h2c port, the rest, upgrades included, to HTTP/1.
+func (g *Gateway) backendFor(r *http.Request, hr *hostRoute, tg *Target, ep Endpoint) backendCall {
+	if tg.hdrTag != nil {
+		r.Header["Knative-Serving-Tag"] = tg.hdrTag
 	} else {
-		r.Header.Del("Knative-Serving-Tag")
+		delete(r.Header, "Knative-Serving-Tag")
 	}
-	r.Header.Set("Knative-Serving-Revision", tg.Revision)
-	r.Header.Set("Knative-Serving-Namespace", tg.Namespace)
-	proxy, addr := g.proxy, ep.HTTP
-	// Upgrades (WebSocket) are an HTTP/1.1 mechanism: they take the HTTP/1 port.
+	r.Header["Knative-Serving-Revision"] = tg.hdrRevision
+	r.Header["Knative-Serving-Namespace"] = tg.hdrNamespace
+	call := backendCall{addr: ep.HTTP, host: r.Host}
+	if hr.entry.RewriteHost != "" {
+		call.host = hr.entry.RewriteHost
+	}
 	if ep.H2C != "" && r.Header.Get("Upgrade") == "" && (tg.H2C || (tg.GRPC && isGRPC(r, tg.GRPCService))) {
-		proxy, addr = g.h2Proxy, ep.H2C
+		call.addr, call.h2c = ep.H2C, true
 	}
-	if g.tr != nil {
-		defer endClient(g.tr.startClient(r, addr), w.(*spanWriter))
+	return call
+}
+
+// forward sends r to the queue-proxy: the fast path for HTTP/1 (bodies
+// included), httputil.ReverseProxy for h2c, upgrades and Expect.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, call backendCall) {
+	body := h1.NewBody(w, r, g.limits)
+	if body != nil {
+		r.Body = body // a failed forward can then tell the client's fault (backendError)
 	}
-	if proxy == g.proxy && fastEligible(r) {
-		host := r.Host
-		if hr.entry.RewriteHost != "" {
-			host = hr.entry.RewriteHost
-		}
-		if err := g.fast.serve(w, r, addr, host, g.count); err != nil {
+	if !call.h2c && fastEligible(r) {
+		if err := g.fast.serve(w, r, call.addr, call.host, g.count); err != nil {
 			g.backendError(w, r, err)
 		}
 		return
 	}
-	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &upstream{addr: addr, host: hr.entry.RewriteHost})))
+	proxy := g.proxy
+	if call.h2c {
+		proxy = g.h2Proxy
+	}
+	up := &upstream{addr: call.addr, body: body}
+	if call.host != r.Host {
+		up.host = call.host
+	}
+	proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, up)))
 }
 
 // isGRPC tells a gRPC request (for service, when set) by its content type and path.
@@ -328,6 +407,15 @@ func (g *Gateway) fail(w http.ResponseWriter, msg string, code int) {
 	http.Error(w, msg, code)
 }
 
+// clientError refuses a request for what the client sent. The rest of a
+// body is not worth reading (nor always possible): the server closes.
+func (g *Gateway) clientError(w http.ResponseWriter, r *http.Request, code int) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
+	g.fail(w, http.StatusText(code), code)
+}
+
 // pick chooses a ready instance of the revision with Endpoints key key.
 func (g *Gateway) pick(key string) (Endpoint, bool) {
 	if set := (*g.endpoints.Load())[key]; set != nil {
@@ -336,9 +424,27 @@ func (g *Gateway) pick(key string) (Endpoint, bool) {
 	return Endpoint{}, false
 }
 
+// backendError answers a forward that failed before the response began.
+// A failure of the client's making (a malformed, oversized, stalled or
+// abandoned body) is a 4xx, never the backend's 502.
 func (g *Gateway) backendError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) {
-		return // the client went away; nothing to answer
+	code := 0
+	if b, ok := r.Body.(*h1.Body); ok {
+		code = b.ClientStatus()
+	} else if up, ok := r.Context().Value(ctxKey{}).(*upstream); ok {
+		code = up.body.ClientStatus() // ReverseProxy hands over its own wrapper
+	}
+	if code == 0 && errors.Is(err, context.Canceled) {
+		code = h1.StatusClientClosed
+	}
+	switch code {
+	case 0:
+	case h1.StatusClientClosed:
+		g.count(code) // nobody to answer
+		return
+	default:
+		g.clientError(w, r, code)
+		return
 	}
 	g.errBackend.Inc()
 	now := time.Now().UnixNano()

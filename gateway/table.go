@@ -35,6 +35,9 @@ type Target struct {
 
 	count *atomic.Uint64 // requests sent through the route's main host
 	key   string         // EndpointKey(Namespace, Revision), resolved once
+	// The Knative-Serving-* values, made once: set in every request's
+	// header without allocating (never modified in place).
+	hdrRevision, hdrNamespace, hdrTag []string
 }
 
 // RouteEntry is what one host serves. A route's main host carries all its
@@ -77,7 +80,12 @@ func NewTable(entries []RouteEntry) (*Table, error) {
 		e.PathPrefix = strings.TrimSuffix(e.PathPrefix, "/")
 		e.Targets = append([]Target(nil), e.Targets...)
 		for i := range e.Targets {
-			e.Targets[i].key = EndpointKey(e.Targets[i].Namespace, e.Targets[i].Revision)
+			tg := &e.Targets[i]
+			tg.key = EndpointKey(tg.Namespace, tg.Revision)
+			tg.hdrRevision, tg.hdrNamespace = []string{tg.Revision}, []string{tg.Namespace}
+			if tg.Tag != "" {
+				tg.hdrTag = []string{tg.Tag}
+			}
 		}
 		hr := &hostRoute{entry: e}
 		for _, tg := range e.Targets {

@@ -34,6 +34,41 @@ type gwTracer struct {
 	prop propagation.TextMapPropagator
 }
 
+// wrap puts tracing around the request path's phases (gateway.go): the
+// server span around the whole request, the route and revision chosen as
+// its attributes, the activator span around the wait for an instance
+// (ended with the request, so the call it let through is inside it), and
+// the client span around the call to the queue-proxy.
+func (t *gwTracer) wrap(next phases) phases {
+	ph := next
+	ph.serve = func(w http.ResponseWriter, r *http.Request) {
+		sw, r := t.startServer(w, r)
+		defer sw.end(r)
+		next.serve(sw, r)
+	}
+	ph.route = func(w http.ResponseWriter, r *http.Request) (*hostRoute, *Target, bool) {
+		hr, tg, ok := next.route(w, r)
+		if hr != nil {
+			t.chose(r.Context(), &hr.entry, tg)
+		}
+		return hr, tg, ok
+	}
+	ph.activate = func(w http.ResponseWriter, r *http.Request, tg *Target, ready bool) (*http.Request, activation) {
+		sw := w.(*spanWriter)
+		r = t.startActivator(r, tg, &sw.act)
+		r, a := next.activate(w, r, tg, ready)
+		if !ready {
+			t.activated(r.Context(), sw.act, a.waited, a.code)
+		}
+		return r, a
+	}
+	ph.forward = func(w http.ResponseWriter, r *http.Request, call backendCall) {
+		defer endClient(t.startClient(r, call.addr), w.(*spanWriter))
+		next.forward(w, r, call)
+	}
+	return ph
+}
+
 func newGWTracer(tp trace.TracerProvider) *gwTracer {
 	if tp == nil {
 		return nil
@@ -129,6 +164,7 @@ func spanStatus(sp trace.Span, code int, server bool) {
 type spanWriter struct {
 	http.ResponseWriter
 	sp   trace.Span
+	act  actSpan // the activator's, when the request waited
 	code int
 }
 
@@ -177,6 +213,7 @@ func (w *spanWriter) end(r *http.Request) {
 			code = http.StatusOK
 		}
 	}
+	w.act.end()
 	spanStatus(w.sp, code, true)
 	w.sp.End()
 }

@@ -117,3 +117,70 @@ func TestClientDisconnectMidBody(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// requestCounts sums revision_request_count by response_code.
+func requestCounts(t *testing.T, q *qp) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, m := range scrape(t, q.url(q.Metrics, "/metrics"))["revision_request_count"].GetMetric() {
+		out[labelsOf(m)["response_code"]] += m.GetCounter().GetValue()
+	}
+	return out
+}
+
+// A client's bad request body or head is a 4xx (499 recorded for a client
+// that left), counted as such and never as a 5xx.
+func TestClientErrorsAre4xx(t *testing.T) {
+	app := startHandlerApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return // the proxy aborted the body: nobody reads this answer
+		}
+	}))
+	q := startQP(t, testEnv(app, "GANTRY_MAX_REQUEST_BODY_BYTES", "1000", "GANTRY_BODY_IDLE_TIMEOUT", "300ms"))
+	waitReady(t, q)
+	chunked := "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for _, tc := range []struct {
+		name, raw string
+		code      int
+	}{
+		{"chunk size overflow", chunked + "fffffffffffffffffffff\r\nhello\r\n0\r\n\r\n", 400},
+		{"bare LF in chunk line", chunked + "5\nhello\r\n0\r\n\r\n", 400},
+		{"chunked over the limit", chunked + "7d0\r\n" + strings.Repeat("a", 2000) + "\r\n0\r\n\r\n", 413},
+		{"declared length over the limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413},
+		{"stalled body", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 408},
+		{"headers over 60 KiB", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 61<<10) + "\r\n\r\n", 431},
+		{"101 fields", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: 1\r\n", 101) + "\r\n", 431},
+		{"fine chunked", chunked + "5\r\nhello\r\n0\r\n\r\n", 200},
+	} {
+		before := requestCounts(t, q)
+		if got := rawRequest(t, q.HTTP, tc.raw); got != tc.code {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.code)
+		}
+		after := requestCounts(t, q)
+		if d := after[strconv.Itoa(tc.code)] - before[strconv.Itoa(tc.code)]; d != 1 {
+			t.Errorf("%s: revision_request_count{response_code=%d} rose by %v, want 1 (%v)", tc.name, tc.code, d, after)
+		}
+	}
+
+	// A client that goes away mid-body is a 499 in the metrics.
+	before := requestCounts(t, q)
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(q.HTTP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, chunked+"5\r\nhel")
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	waitMetric := time.Now().Add(5 * time.Second)
+	for requestCounts(t, q)["499"]-before["499"] != 1 {
+		if time.Now().After(waitMetric) {
+			t.Fatalf("no 499 recorded for a client gone mid-body: %v", requestCounts(t, q))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for code, n := range requestCounts(t, q) {
+		if code[0] == '5' && n > 0 {
+			t.Errorf("client errors counted as %s: %v", code, n)
+		}
+	}
+}

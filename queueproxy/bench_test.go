@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 type discardWriter struct{ h http.Header }
@@ -61,7 +63,7 @@ func BenchmarkServer(b *testing.B) {
 			return func() { s.Close() }
 		}},
 		{"h1", func(ln net.Listener) func() {
-			s := newH1Server(h, &http.Server{Handler: h}, slog.New(slog.DiscardHandler))
+			s := h1.NewServer(h, &http.Server{Handler: h}, slog.New(slog.DiscardHandler))
 			go s.Serve(ln)
 			return func() { s.Close() }
 		}},

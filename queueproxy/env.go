@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // Env is the sidecar's configuration contract: the controller (or the local
@@ -37,6 +39,10 @@ type Env struct {
 	// set, the app's CPU and memory come from there, not from a process.
 	// "none": the app's resources cannot be read here.
 	AppCgroup string
+
+	// Limits (GANTRY_MAX_REQUEST_HEADER_BYTES, ...: api.ProxyLimits.Env)
+	// bound what clients may send, as in the gateway.
+	Limits h1.Limits
 }
 
 const defaultRevisionTimeout = 300 * time.Second
@@ -81,6 +87,9 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		return e, err
 	}
 	e.AppCgroup = getenv("GANTRY_APP_CGROUP")
+	if e.Limits, err = h1.LimitsFromEnv(getenv); err != nil {
+		return e, err
+	}
 	e.UserHost = getenv("USER_HOST")
 	if e.UserHost == "" {
 		e.UserHost = "127.0.0.1"

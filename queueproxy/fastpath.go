@@ -8,9 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // fastClient is a minimal HTTP/1.1 client for the common case: a request
@@ -20,26 +20,12 @@ import (
 // the proxy's overhead. Everything else goes through httputil.ReverseProxy.
 type fastClient struct {
 	addr   string
-	idle   chan *appConn
+	pool   *h1.Pool
 	dialer net.Dialer
 }
 
-type appConn struct {
-	c   net.Conn
-	br  *bufio.Reader
-	out []byte // the request head being sent
-
-	// Send-then-wait (sendAndWait): nil when c is not a socket.
-	raw      syscall.RawConn
-	waitFn   func(fd uintptr) bool // ac.sendThenWait, made once
-	sent     int                   // bytes of out written by waitFn
-	sendErr  error
-	waiting  bool
-	lastUsed int64 // nanotime of the last request sent
-}
-
 func newFastClient(addr string, maxIdle int) *fastClient {
-	return &fastClient{addr: addr, idle: make(chan *appConn, maxIdle),
+	return &fastClient{addr: addr, pool: h1.NewPool(maxIdle),
 		dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}}
 }
 
@@ -64,43 +50,20 @@ func fastEligible(r *http.Request) bool {
 	return true
 }
 
-func (f *fastClient) get(rw *respWriter, r *http.Request) (*appConn, bool, error) {
-	select {
-	case ac := <-f.idle:
+func (f *fastClient) get(rw *respWriter, r *http.Request) (*h1.ClientConn, bool, error) {
+	if ac := f.pool.Get(); ac != nil {
 		return ac, true, nil
-	default:
 	}
 	// Dialling is rare (the pool is empty): a context is worth deriving here.
 	c, err := f.dialer.DialContext(rw.context(r.Context()), "tcp", f.addr)
 	if err != nil {
 		return nil, false, err
 	}
-	return newAppConn(c), false, nil
-}
-
-func (f *fastClient) put(ac *appConn) {
-	if ac.br.Buffered() > 0 {
-		ac.c.Close() // bytes beyond the response: the app is out of step
-		return
-	}
-	select {
-	case f.idle <- ac:
-	default:
-		ac.c.Close()
-	}
+	return h1.NewClientConn(c), false, nil
 }
 
 // closeIdle closes pooled connections (at shutdown).
-func (f *fastClient) closeIdle() {
-	for {
-		select {
-		case ac := <-f.idle:
-			ac.c.Close()
-		default:
-			return
-		}
-	}
-}
+func (f *fastClient) closeIdle() { f.pool.CloseIdle() }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -109,9 +72,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 	// Make blocking I/O on the app connection notice that the client went
 	// away; the request's timer does the same for timeouts (rw.attachApp).
-	if x, ok := r.Context().Value(connCtxKey{}).(*connCtx); ok {
-		x.setOnGone(rw.goneFn) // h1Server: no allocation
-		defer x.setOnGone(nil)
+	if h1.SetOnGone(r.Context(), rw.goneFn) { // h1.Server: no allocation
+		defer h1.SetOnGone(r.Context(), nil)
 	} else {
 		stopWatch := context.AfterFunc(r.Context(), rw.goneFn)
 		defer stopWatch()
@@ -124,14 +86,14 @@ func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 			}
 			return err
 		}
-		if !rw.attachApp(ac.c) {
-			f.put(ac) // untouched
+		if !rw.attachApp(ac.Conn) {
+			f.pool.Put(ac) // untouched
 			return endedErr(rw, r)
 		}
 		resp, sr, err := f.roundTrip(ac, rw, r)
 		if err != nil {
 			rw.detachApp()
-			ac.c.Close()
+			ac.Conn.Close()
 			if reused && attempt == 0 && !rw.ended() {
 				continue // the app closed an idle connection: retry on a new one
 			}
@@ -142,20 +104,20 @@ func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 		}
 		var ok, closeApp bool
 		if resp == nil {
-			ok = copySimple(rw, r, sr, ac.br)
+			ok = copySimple(rw, r, sr, ac.BR)
 		} else {
-			ok = copyResponse(rw, resp, ac.br)
+			ok = copyResponse(rw, resp, ac.BR)
 			closeApp = resp.Close
 			resp.Body.Close()
 		}
 		if !rw.detachApp() || !ok || closeApp {
-			ac.c.Close()
+			ac.Conn.Close()
 			if !ok {
 				panic(http.ErrAbortHandler)
 			}
 			return nil
 		}
-		f.put(ac)
+		f.pool.Put(ac)
 		return nil
 	}
 }
@@ -180,27 +142,27 @@ type simpleResp struct {
 
 // roundTrip sends r and reads the response head: the common kind straight
 // into rw's header (resp nil), any other with http.ReadResponse.
-func (f *fastClient) roundTrip(ac *appConn, rw *respWriter, r *http.Request) (*http.Response, simpleResp, error) {
-	ac.out = appendRequestHead(ac.out[:0], r)
-	if err := ac.sendAndWait(); err != nil {
+func (f *fastClient) roundTrip(ac *h1.ClientConn, rw *respWriter, r *http.Request) (*http.Response, simpleResp, error) {
+	ac.Out = h1.AppendRequestHead(ac.Out[:0], r, "", false)
+	if err := ac.SendAndWait(); err != nil {
 		return nil, simpleResp{}, err
 	}
-	n, err := peekHead(ac.br)
+	n, err := h1.PeekHead(ac.BR)
 	if err != nil {
 		return nil, simpleResp{}, err
 	}
 	if n > 0 {
-		buf, _ := ac.br.Peek(n)
+		buf, _ := ac.BR.Peek(n)
 		// The values outlive the request when net/http writes the head
 		// after the handler returns: a fresh backing array each time.
 		vals := make([]string, 0, bytes.Count(buf, crlf)-2)
-		if code, length, _, ok := parseRespHead(string(buf), rw.Header(), vals); ok {
-			ac.br.Discard(n)
+		if code, length, _, ok := h1.ParseRespHead(string(buf), rw.Header(), vals); ok {
+			ac.BR.Discard(n)
 			return nil, simpleResp{code: code, length: length}, nil
 		}
 	}
 	for {
-		resp, err := http.ReadResponse(ac.br, r)
+		resp, err := http.ReadResponse(ac.BR, r)
 		if err != nil {
 			return nil, simpleResp{}, err
 		}
@@ -224,7 +186,7 @@ func copySimple(rw *respWriter, r *http.Request, sr simpleResp, br *bufio.Reader
 	if r.Method == http.MethodHead || sr.code == http.StatusNoContent || sr.code == http.StatusNotModified {
 		return true
 	}
-	streaming := isEventStream(dst)
+	streaming := h1.IsEventStream(dst)
 	for n := sr.length; n > 0; {
 		if br.Buffered() == 0 {
 			if _, err := br.Peek(1); err != nil {
@@ -244,41 +206,13 @@ func copySimple(rw *respWriter, r *http.Request, sr simpleResp, br *bufio.Reader
 	return true
 }
 
-// appendRequestHead appends an HTTP/1.1 request head with r's method,
-// target, Host and end-to-end headers.
-func appendRequestHead(b []byte, r *http.Request) []byte {
-	uri := r.RequestURI
-	if uri == "" || uri[0] != '/' && uri != "*" {
-		uri = r.URL.RequestURI()
-	}
-	b = append(b, r.Method...)
-	b = append(b, ' ')
-	b = append(b, uri...)
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, r.Host...)
-	b = append(b, "\r\n"...)
-	conn := r.Header["Connection"]
-	for k, vv := range r.Header {
-		if isHopHeader(k) || listedIn(conn, k) {
-			continue
-		}
-		for _, v := range vv {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
-	}
-	return append(b, "\r\n"...)
-}
-
 // copyResponse writes resp to rw; false means the body could not be fully
 // relayed (the connection to the app must be dropped and the response aborted).
 func copyResponse(rw *respWriter, resp *http.Response, br *bufio.Reader) bool {
 	dst := rw.Header()
 	conn := resp.Header["Connection"]
 	for k, vv := range resp.Header {
-		if isHopHeader(k) || listedIn(conn, k) {
+		if h1.IsHopHeader(k) || h1.ListedIn(conn, k) {
 			continue
 		}
 		dst[k] = vv
@@ -290,14 +224,14 @@ func copyResponse(rw *respWriter, resp *http.Response, br *bufio.Reader) bool {
 	}
 	echoTraceparent(resp.Request.Header, dst)
 	rw.WriteHeader(resp.StatusCode)
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	bp := h1.GetBuf()
+	defer h1.PutBuf(bp)
 	buf := *bp
 	// A stream (no Content-Length, or server-sent events) is flushed
 	// whenever the app has nothing more buffered; a body of known length
 	// goes through the server's buffer, with the header in the same write
 	// when it is small.
-	streaming := resp.ContentLength < 0 || isEventStream(resp.Header)
+	streaming := resp.ContentLength < 0 || h1.IsEventStream(resp.Header)
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
@@ -320,91 +254,3 @@ func copyResponse(rw *respWriter, resp *http.Response, br *bufio.Reader) bool {
 	}
 	return true
 }
-
-// isEventStream reports whether the Content-Type is text/event-stream.
-func isEventStream(h http.Header) bool {
-	v := h["Content-Type"]
-	if len(v) == 0 {
-		return false
-	}
-	ct := v[0]
-	const es = "text/event-stream"
-	if len(ct) < len(es) || !equalFold(ct[:len(es)], es) {
-		return false
-	}
-	rest := trimOWS(ct[len(es):])
-	return rest == "" || rest[0] == ';'
-}
-
-// hopHeaders are connection-specific and never forwarded (RFC 9110 §7.6.1).
-func isHopHeader(k string) bool {
-	switch k {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
-	}
-	return false
-}
-
-func listedIn(conn []string, k string) bool {
-	for _, v := range conn {
-		if containsToken(v, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsToken reports whether the comma-separated list v holds token k,
-// compared case-insensitively.
-func containsToken(v, k string) bool {
-	for len(v) > 0 {
-		i := 0
-		for i < len(v) && v[i] != ',' {
-			i++
-		}
-		tok := trimOWS(v[:i])
-		if len(tok) == len(k) && equalFold(tok, k) {
-			return true
-		}
-		if i == len(v) {
-			break
-		}
-		v = v[i+1:]
-	}
-	return false
-}
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func equalFold(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// bufPool shares 32 KiB copy buffers between the fast path and ReverseProxy.
-type bufPool struct{}
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-func (bufPool) Get() []byte  { return *copyBufs.Get().(*[]byte) }
-func (bufPool) Put(b []byte) { copyBufs.Put(&b) }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // FuzzHeaders feeds arbitrary probe, user-agent, trace and connection
@@ -41,7 +43,7 @@ func FuzzHeaders(f *testing.F) {
 			}
 		}
 		for _, k := range []string{"Upgrade", "Te", "X-Foo", conn} {
-			listedIn([]string{conn}, k) // must not panic
+			h1.ListedIn([]string{conn}, k) // must not panic
 		}
 		if classifyProbe(r) == notProbe {
 			return // would be proxied; covered by the socket tests

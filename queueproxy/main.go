@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // Ports are the bound ports, as written to --ports-file.
@@ -94,6 +96,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 		return fmt.Errorf("queue-proxy: %w", err)
 	}
 	// From here on, the servers own (and close) the listeners.
+	lns[0], lns[1] = env.Limits.Listen(lns[0]), env.Limits.Listen(lns[1])
 
 	breaker := NewBreaker(env.ContainerConcurrency)
 	stats := NewRequestStats(time.Now())
@@ -132,6 +135,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	newServer := func(h http.Handler, h2c bool) *http.Server {
 		s := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute, ErrorLog: errLog}
+		if h == httpHandler || h == h2cHandler {
+			env.Limits.Apply(s) // the client-facing ports: config-network's limits
+		}
 		s.Protocols = new(http.Protocols)
 		s.Protocols.SetHTTP1(true)
 		s.Protocols.SetUnencryptedHTTP2(h2c)
@@ -139,7 +145,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	}
 	// Bodyless HTTP/1.1 requests are served by h1Server; a connection
 	// that sends anything else moves to an http.Server with the same handler.
-	httpSrv := newH1Server(httpHandler, newServer(httpHandler, false), log)
+	httpSrv := h1.NewServer(httpHandler, newServer(httpHandler, false), log)
 	h2cSrv := newServer(h2cHandler, true)
 	adminSrv := newServer(adminHandler(ctx, deps.drainer, deps.prober), false)
 	statsSrv := newServer(StatsHandler(reporter, env), false)

@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // statusClientClosed records requests whose client went away before any
 // response (nginx's 499): they are not the app's failures, so they must not
 // show up as 5xx in error-rate alerts.
-const statusClientClosed = 499
+const statusClientClosed = h1.StatusClientClosed
 
 // handlerDeps is everything the data path needs; built once by Main.
 type handlerDeps struct {
@@ -75,7 +77,7 @@ func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 		// a response of known length is written through the server's buffer,
 		// in as few writes as possible.
 		FlushInterval: 0,
-		BufferPool:    bufPool{},
+		BufferPool:    h1.BufPool{},
 		ModifyResponse: func(resp *http.Response) error {
 			echoTraceparent(resp.Request.Header, resp.Header)
 			return nil
@@ -131,10 +133,14 @@ func (h *proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		putRespWriter(rw)
 	}()
 
+	if code := max(h.env.Limits.CheckHead(r), h.env.Limits.CheckBody(r)); code != 0 {
+		h.writeError(rw, r, &statusError{code})
+		return
+	}
 	admitted, err := h.breaker.tryAcquire()
 	if !admitted && err == nil {
 		// Queued: wait with a context that the timers and the client can end.
-		watchClient(r.Context())
+		h1.WatchClient(r.Context())
 		err = h.queueWait(rw.context(r.Context()), ts)
 	}
 	if err != nil {
@@ -167,6 +173,9 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		return
 	}
 	out := r.WithContext(rw.context(r.Context()))
+	if b := h1.NewBody(rw, r, h.env.Limits); b != nil && !smallBody(r) {
+		rw.body, out.Body = b, b // writeError blames the client for its errors
+	}
 	if smallBody(r) {
 		b, err := readSmallBody(rw, r)
 		if err != nil {
@@ -225,7 +234,7 @@ func readSmallBody(rw *respWriter, r *http.Request) ([]byte, error) {
 			// body at once and sends the 504 (then closes the connection).
 			return nil, errRequestTimeout
 		}
-		return nil, err
+		return nil, &bodyError{err}
 	}
 	if deadline {
 		rc.SetReadDeadline(time.Time{})
@@ -254,6 +263,18 @@ func (h *proxyHandler) writeError(rw *respWriter, r *http.Request, err error) in
 		code, body = http.StatusGatewayTimeout, "request timeout"
 	case errors.Is(err, ErrRequestQueueFull):
 		code, body = http.StatusServiceUnavailable, ErrRequestQueueFull.Error()
+	case clientFault(rw, err) != 0:
+		code = clientFault(rw, err)
+		if code == h1.StatusClientClosed {
+			rw.code = code
+			return code
+		}
+		body = http.StatusText(code)
+		if r.ContentLength != 0 {
+			// The rest of the body is not worth reading (nor always
+			// possible): the server closes instead.
+			rw.Header().Set("Connection", "close")
+		}
 	case r.Context().Err() != nil:
 		rw.code = statusClientClosed // nobody to answer
 		return statusClientClosed
@@ -267,6 +288,31 @@ func (h *proxyHandler) writeError(rw *respWriter, r *http.Request, err error) in
 	rw.WriteHeader(code)
 	rw.Write([]byte(body + "\n"))
 	return code
+}
+
+// statusError refuses a request with a client error status (a limit).
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return http.StatusText(e.code) }
+
+// bodyError is a failure to read the client's request body.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "read request body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// clientFault is the 4xx (or 499) of a failure that is the client's doing:
+// a refused head, a malformed, oversized, stalled or abandoned body. 0: not.
+func clientFault(rw *respWriter, err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	var be *bodyError
+	if errors.As(err, &be) {
+		return h1.ClientStatus(be.err)
+	}
+	return rw.body.ClientStatus()
 }
 
 func headerIs(h http.Header, key, want string) bool {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // errRequestTimeout is the cancel cause of every timer below; it maps to 504.
@@ -175,7 +177,7 @@ func (s *sweeper) sweep() {
 				}
 				// Still running after a sweep period: worth noticing a
 				// client that goes away.
-				watchClient(rw.req.Context())
+				h1.WatchClient(rw.req.Context())
 			}
 			rw.mu.Unlock()
 			rw.listed, rw.sweepPrev, rw.sweepNext = false, nil, nil

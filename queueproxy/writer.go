@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/h1"
 )
 
 // respWriter is the one wrapper every proxied request gets: it records the
@@ -24,6 +26,7 @@ type respWriter struct {
 	lastWrite   atomic.Int64 // nanotime of the last Write (or of arrival)
 	idleAfter   int64        // 0: no idle timer; set before the request runs
 	timedOut    atomic.Bool  // a timer ended the request
+	body        *h1.Body     // the client's body as forwarded; nil: none
 
 	mu         sync.Mutex // guards the fields below against the callbacks
 	active     bool       // a request is using the writer
@@ -61,7 +64,7 @@ func putRespWriter(rw *respWriter) {
 	rw.mu.Lock()
 	rw.idleAfter = 0
 	rw.mu.Unlock()
-	rw.w, rw.tracker, rw.code = nil, nil, 0
+	rw.w, rw.tracker, rw.code, rw.body = nil, nil, 0, nil
 	rw.wroteHeader.Store(false)
 	rw.hijacked.Store(false)
 	rw.timedOut.Store(false)

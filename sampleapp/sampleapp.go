@@ -55,6 +55,16 @@ func Handler(c Config) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// A request body is read whole first, as an app taking uploads
+		// would; its size comes back in X-Request-Bytes.
+		if r.Body != nil && r.Body != http.NoBody {
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("X-Request-Bytes", strconv.FormatInt(n, 10))
+		}
 		q := r.URL.Query()
 		if s := q.Get("sleep"); s != "" {
 			ms, err := strconv.Atoi(s)

@@ -240,3 +240,17 @@ func TestMainServesUntilCancelled(t *testing.T) {
 		t.Fatal("Main did not return after cancel")
 	}
 }
+
+func TestRequestBodyRead(t *testing.T) {
+	h := Handler(Config{Target: "World"})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("x", 4096))))
+	if rec.Code != 200 || rec.Header().Get("X-Request-Bytes") != "4096" {
+		t.Errorf("POST: %d, X-Request-Bytes %q", rec.Code, rec.Header().Get("X-Request-Bytes"))
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if _, ok := rec.Header()["X-Request-Bytes"]; ok {
+		t.Error("GET without a body got X-Request-Bytes")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/controller/scaling"
 	"github.com/gantry-dev/gantry/dashboards"
 	"github.com/gantry-dev/gantry/gateway"
+	"github.com/gantry-dev/gantry/internal/h1"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/gantry-dev/gantry/ui"
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,7 +120,9 @@ func up(ctx context.Context, f upFlags) error {
 	if err != nil {
 		return err
 	}
-	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: trc.qpEnv,
+	// The proxies' limits are read once, at start (config-network).
+	limits := controller.LoadConfig(st, f.domain, log).Network.Limits
+	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: withLimitsEnv(trc.qpEnv, limits),
 		Lookup: lookup, Backend: backend})
 	if err != nil {
 		backend.Close()
@@ -147,7 +150,7 @@ func up(ctx context.Context, f upFlags) error {
 			}
 		}})
 	gw := gateway.New(gateway.Options{Logger: log.With("component", "gateway"), Registry: reg, OnColdStart: scaler.Poke,
-		TracerProvider: trc.tracerProvider()})
+		TracerProvider: trc.tracerProvider(), Limits: proxyLimits(limits)})
 	share := &gateway.ShareWindow{}
 	ctl = controller.New(controller.Options{Store: st, Runtime: rt, Router: gw, Scaler: scaler, Wake: wake, Domain: f.domain,
 		GatewayPort: gwPort, GatewayTLSPort: tlsLn.Addr().(*net.TCPAddr).Port, Logger: log.With("component", "controller"), Registry: reg})
@@ -167,21 +170,26 @@ func up(ctx context.Context, f upFlags) error {
 		Requests:     share.Requests,
 		SDTargets:    sdTargets(st, rt, uiLn.Addr().String())})
 
-	gwSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// The gateway's HTTP/1 port is served by the engine the queue-proxy
+	// uses (internal/h1); what is outside its subset (h2c, upgrades,
+	// Expect) moves to gwNet for the rest of the connection.
+	gwNet := &http.Server{Handler: gw, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	proxyLimits(limits).Apply(gwNet)
 	// The gateway speaks HTTP/1.1 and prior-knowledge HTTP/2 (gRPC) on one port.
-	gwSrv.Protocols = new(http.Protocols)
-	gwSrv.Protocols.SetHTTP1(true)
-	gwSrv.Protocols.SetUnencryptedHTTP2(true)
+	gwNet.Protocols = new(http.Protocols)
+	gwNet.Protocols.SetHTTP1(true)
+	gwNet.Protocols.SetUnencryptedHTTP2(true)
+	gwSrv := h1.NewServer(gw, gwNet, log.With("component", "gateway"))
+	gwSrv.WatchAfter = time.Second // a client leaving a long request is noticed
 	uiSrv := &http.Server{Handler: ui.RequireToken(f.authToken, trc.mount(metricsEngine.mount(api))), ReadHeaderTimeout: 10 * time.Second}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 5)
-	go func() { errc <- serve(gwSrv, gwLn, "gateway") }()
-	tlsSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20, TLSConfig: gw.TLSConfig(),
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	go func() { errc <- serveTLS(tlsSrv, tlsLn, "gateway-tls") }()
+	go func() { errc <- serve(gwSrv, proxyLimits(limits).Listen(gwLn), "gateway") }()
+	tlsSrv := &http.Server{Handler: gw, TLSConfig: gw.TLSConfig(), ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	proxyLimits(limits).Apply(tlsSrv)
+	go func() { errc <- serveTLS(tlsSrv, proxyLimits(limits).Listen(tlsLn), "gateway-tls") }()
 	go func() { errc <- serve(uiSrv, uiLn, "ui") }()
 	scalerDone := make(chan struct{})
 	go func() { defer close(scalerDone); scaler.Run(runCtx) }()
@@ -247,7 +255,7 @@ func serveTLS(srv *http.Server, ln net.Listener, name string) error {
 	return nil
 }
 
-func serve(srv *http.Server, ln net.Listener, name string) error {
+func serve(srv interface{ Serve(net.Listener) error }, ln net.Listener, name string) error {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("%s server: %w", name, err)
 	}

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -85,14 +86,31 @@ func revproxy(ctx context.Context, args []string) error {
 	return nil
 }
 
-// rate sends GETs at a fixed rate from c connections and prints what it did.
+// rate sends GETs (or POSTs) at a fixed rate from c connections and prints what it did.
 func rate(args []string) error {
 	fs := flag.NewFlagSet("rate", flag.ContinueOnError)
 	target := fs.String("url", "", "URL to GET")
 	rps := fs.Int("rps", 5000, "requests per second")
 	dur := fs.Duration("d", 10*time.Second, "duration")
 	conns := fs.Int("c", 50, "connections")
+	host := fs.String("host", "", "Host header (default: the URL's)")
+	bodySize := fs.Int("body", 0, "POST a body of this many bytes instead of a GET")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	body := bytes.Repeat([]byte("b"), *bodySize)
+	newReq := func() (*http.Request, error) {
+		method, rd := http.MethodGet, io.Reader(nil)
+		if *bodySize > 0 {
+			method, rd = http.MethodPost, bytes.NewReader(body)
+		}
+		req, err := http.NewRequest(method, *target, rd)
+		if err == nil && *host != "" {
+			req.Host = *host
+		}
+		return req, err
+	}
+	if _, err := newReq(); err != nil {
 		return err
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}
@@ -103,7 +121,8 @@ func rate(args []string) error {
 	for range *conns {
 		wg.Go(func() {
 			for range work {
-				resp, err := client.Get(*target)
+				req, _ := newReq()
+				resp, err := client.Do(req)
 				if err != nil {
 					failed.Add(1)
 					continue

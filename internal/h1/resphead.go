@@ -1,18 +1,18 @@
-package queueproxy
+package h1
 
 import (
 	"net/http"
 	"strings"
 )
 
-// parseRespHead parses the app's response head s (through its empty line)
+// ParseRespHead parses the app's response head s (through its empty line)
 // straight into dst, the client's response fields, when it is the common
 // kind: HTTP/1.1, a final status (200-599), one Content-Length, no
 // Transfer-Encoding and no Connection field (so no fields listed in it and
 // the connection stays reusable). ok false leaves dst empty and the
 // response to http.ReadResponse. Values are substrings of s; one-value
 // slices are carved from vals, which is returned for reuse.
-func parseRespHead(s string, dst http.Header, vals []string) (code int, length int64, _ []string, ok bool) {
+func ParseRespHead(s string, dst http.Header, vals []string) (code int, length int64, _ []string, ok bool) {
 	fail := func() (int, int64, []string, bool) {
 		clear(dst)
 		return 0, 0, vals, false
@@ -51,7 +51,7 @@ func parseRespHead(s string, dst http.Header, vals []string) (code int, length i
 		case "Connection", "Transfer-Encoding", "Trailer", "Upgrade":
 			return fail()
 		}
-		if !isHopHeader(key) {
+		if !IsHopHeader(key) {
 			vals = addField(dst, key, v, vals)
 		}
 	}

@@ -1,4 +1,4 @@
-package queueproxy
+package h1
 
 import (
 	"bufio"
@@ -63,11 +63,11 @@ func h1TestHandler(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func startH1(t *testing.T, idle, readHeader time.Duration) (*h1Server, string) {
+func startH1(t *testing.T, idle, readHeader time.Duration) (*Server, string) {
 	t.Helper()
 	h := http.HandlerFunc(h1TestHandler)
 	fb := &http.Server{Handler: h, IdleTimeout: idle, ReadHeaderTimeout: readHeader}
-	s := newH1Server(h, fb, slog.New(slog.DiscardHandler))
+	s := NewServer(h, fb, slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func (rc *rawConn) read(method string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-// One connection: bodyless requests are served by h1Server until a
+// One connection: bodyless requests are served by Server until a
 // request with a body arrives; net/http then serves it and the rest.
 func TestH1HandsOffConnection(t *testing.T) {
 	_, addr := startH1(t, time.Minute, time.Minute)
@@ -383,128 +383,49 @@ func TestH1Timeouts(t *testing.T) {
 	}
 }
 
-// A request queued in the breaker leaves the queue as soon as its client
-// goes away (the client watch starts when a request has to wait).
-func TestH1QueuedClientGone(t *testing.T) {
-	q := startQP(t, testEnv(startApp(t), "CONTAINER_CONCURRENCY", "1"))
-	waitReady(t, q)
-	go func() {
-		if resp, err := http.Get(q.url(q.HTTP, "/?sleep=3000")); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	time.Sleep(200 * time.Millisecond)
-	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(q.HTTP))
+func get(t testing.TB, c *http.Client, url string) (int, string) {
+	t.Helper()
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Get(url)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET %s: %v", url, err)
 	}
-	io.WriteString(c, "GET /?sleep=10 HTTP/1.1\r\nHost: x\r\n\r\n")
-	depth := func() float64 {
-		return scrape(t, q.url(q.Metrics, "/metrics"))["revision_queue_depth"].GetMetric()[0].GetGauge().GetValue()
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for depth() != 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("queue depth %v, want 2", depth())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	c.Close()
-	left := time.Now()
-	for depth() != 1 {
-		if time.Since(left) > time.Second {
-			t.Fatalf("the waiter did not leave: depth %v", depth())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	// At once: the watch starts when the request queues, not at a sweep.
-	if d := time.Since(left); d >= sweepPeriod {
-		t.Errorf("the waiter left after %v, a sweep period or more", d)
-	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
-// An app that sends bytes beyond its response (out of step, or trying to
-// smuggle a second response) does not get them read as the answer to the
-// next request: the connection is not reused.
-func TestAppExtraBytesNotReused(t *testing.T) {
-	port := rawAppFunc(t, func(req *http.Request, _ []byte) string {
-		if req.URL.Path == "/smuggle" {
-			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" +
-				"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nEVIL!!"
+// With WatchAfter, a long request notices its client leaving without
+// anyone calling WatchClient.
+func TestWatchAfter(t *testing.T) {
+	ended := make(chan time.Duration, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			ended <- time.Since(start)
+		case <-time.After(10 * time.Second):
+			ended <- -1
 		}
-		return "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine"
 	})
-	q := startQP(t, testEnv(port, "SERVING_READINESS_PROBE", `{"tcpSocket":{},"periodSeconds":1}`))
-	waitReady(t, q)
-	if code, body := get(t, nil, q.url(q.HTTP, "/smuggle")); code != 200 || body != "ok" {
-		t.Fatalf("first: %d %q", code, body)
-	}
-	if code, body := get(t, nil, q.url(q.HTTP, "/next")); code != 200 || body != "fine" {
-		t.Fatalf("next request got %d %q", code, body)
-	}
-}
-
-// A request head larger than the socket's send buffer still reaches the
-// app whole: the send-then-wait write finishes with an ordinary write.
-func TestLargeRequestHeadToApp(t *testing.T) {
-	app := startHandlerApp(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, strconv.Itoa(len(r.Header.Get("X-Big"))))
-	}))
-	q := startQP(t, testEnv(app))
-	waitReady(t, q)
-	big := strings.Repeat("b", 700<<10)
-	for range 3 {
-		if code, body := get(t, nil, q.url(q.HTTP, "/"), "X-Big", big); code != 200 || body != strconv.Itoa(len(big)) {
-			t.Fatalf("%d %q", code, body)
-		}
-	}
-}
-
-// With no sweep to fall back on, a queued request still notices its
-// client going away: the watch starts when it queues.
-func TestH1QueuedClientGoneWithoutSweep(t *testing.T) {
-	env, err := LoadEnv(testEnv(startApp(t), "CONTAINER_CONCURRENCY", "1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	br := NewBreaker(1)
-	p := NewProber(env.ReadinessProbe, nil)
-	p.set(true)
-	deps := handlerDeps{env: env, breaker: br, stats: NewRequestStats(time.Now()),
-		metrics: NewMetrics(env, MetricsOptions{}), drainer: NewDrainer(time.Second), prober: p,
-		tracker: newHijackTracker(), timeouts: Timeouts{Overall: time.Minute}}
-	h := buildHandler(deps, newAppTransport(1, false))
-	h.sweep.running.Store(true) // no sweep will ever run
-	s := newH1Server(h, &http.Server{Handler: h}, slog.New(slog.DiscardHandler))
+	s := NewServer(h, &http.Server{Handler: h}, slog.New(slog.DiscardHandler))
+	s.WatchAfter = time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	addr := ln.Addr().String()
-
-	go func() {
-		if resp, err := http.Get("http://" + addr + "/?sleep=3000"); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	waitInFlight := func(n int64) time.Duration {
-		start := time.Now()
-		for br.InFlight() != n {
-			if time.Since(start) > 2*time.Second {
-				t.Fatalf("in flight %d, want %d", br.InFlight(), n)
-			}
-			time.Sleep(time.Millisecond)
-		}
-		return time.Since(start)
+	defer s.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
 	}
-	waitInFlight(1)
-	rc := dialRaw(t, addr)
-	rc.send("GET /?sleep=10 HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitInFlight(2)
-	rc.c.Close()
-	if d := waitInFlight(1); d > time.Second {
-		t.Errorf("the waiter left after %v", d)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	if d := <-ended; d < 0 || d > 3*time.Second {
+		t.Fatalf("context ended after %v, want within the reaper's period", d)
 	}
 }

@@ -1,4 +1,4 @@
-package queueproxy
+package h1
 
 import (
 	"bufio"
@@ -11,14 +11,14 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// h1Writer is the http.ResponseWriter of h1Server. A response of known
+// respWriter is the http.ResponseWriter of Server. A response of known
 // length (the app's Content-Length, nearly always) goes straight into the
 // connection's write buffer, head and body in one write when they fit; a
 // body of unknown length is held until the handler returns (then it gets
 // a Content-Length) or until it outgrows heldBody or is flushed (then it
 // is sent chunked).
-type h1Writer struct {
-	c          *h1Conn
+type respWriter struct {
+	c          *conn
 	hdr        http.Header
 	head       bool // HEAD request
 	closeAfter bool // Connection: close, then close
@@ -39,20 +39,20 @@ type h1Writer struct {
 
 const heldBody = 4 << 10
 
-func (w *h1Writer) reset(c *h1Conn, head, closeAfter bool) {
+func (w *respWriter) reset(c *conn, head, closeAfter bool) {
 	clear(w.hdr)
-	*w = h1Writer{c: c, hdr: w.hdr, held: w.held[:0], trailers: w.trailers[:0], head: head,
+	*w = respWriter{c: c, hdr: w.hdr, held: w.held[:0], trailers: w.trailers[:0], head: head,
 		closeAfter: closeAfter, cl: -1}
 }
 
-func (w *h1Writer) Header() http.Header { return w.hdr }
+func (w *respWriter) Header() http.Header { return w.hdr }
 
-func (w *h1Writer) WriteHeader(code int) {
+func (w *respWriter) WriteHeader(code int) {
 	if w.wrote {
 		return
 	}
 	if code < 100 || code > 999 {
-		panic("queueproxy: invalid WriteHeader code " + strconv.Itoa(code))
+		panic("h1: invalid WriteHeader code " + strconv.Itoa(code))
 	}
 	if code < 200 && code != http.StatusSwitchingProtocols {
 		w.writeInformational(code)
@@ -104,7 +104,7 @@ func parseLength(v string) (int64, bool) {
 	return n, true
 }
 
-func (w *h1Writer) writeInformational(code int) {
+func (w *respWriter) writeInformational(code int) {
 	bw := w.c.bw
 	bw.WriteString("HTTP/1.1 ")
 	bw.WriteString(strconv.Itoa(code))
@@ -120,7 +120,7 @@ func (w *h1Writer) writeInformational(code int) {
 
 // writeHead writes the status line and fields; length >= 0 adds a
 // Content-Length computed from a held body.
-func (w *h1Writer) writeHead(length int64) {
+func (w *respWriter) writeHead(length int64) {
 	bw := w.c.bw
 	if w.status == http.StatusOK {
 		bw.WriteString("HTTP/1.1 200 OK\r\n")
@@ -160,7 +160,7 @@ func (w *h1Writer) writeHead(length int64) {
 
 // writeFields writes hdr's fields but the framing ones, which the writer
 // owns; strip also drops Content-Length (1xx, 204).
-func (w *h1Writer) writeFields(hdr http.Header, strip bool) {
+func (w *respWriter) writeFields(hdr http.Header, strip bool) {
 	bw := w.c.bw
 	for k, vv := range hdr {
 		switch k {
@@ -200,7 +200,7 @@ func writeFieldValue(bw *bufio.Writer, v string) {
 	}
 }
 
-func (w *h1Writer) Write(p []byte) (int, error) {
+func (w *respWriter) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -252,7 +252,7 @@ func (w *h1Writer) Write(p []byte) (int, error) {
 
 // startChunked gives up on a length: the head goes out with chunked
 // framing, followed by what was held.
-func (w *h1Writer) startChunked() {
+func (w *respWriter) startChunked() {
 	w.holding, w.chunked = false, true
 	w.writeHead(-1)
 	if len(w.held) > 0 {
@@ -265,7 +265,7 @@ func (w *h1Writer) startChunked() {
 	}
 }
 
-func (w *h1Writer) Flush() {
+func (w *respWriter) Flush() {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -279,7 +279,7 @@ func (w *h1Writer) Flush() {
 
 // finish completes the response after the handler returned; false means
 // the connection cannot carry another request.
-func (w *h1Writer) finish() bool {
+func (w *respWriter) finish() bool {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}

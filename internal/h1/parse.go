@@ -1,4 +1,4 @@
-package queueproxy
+package h1
 
 import (
 	"bufio"
@@ -9,7 +9,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// reqHead is a request head of the subset h1Server serves itself: HTTP/1.1,
+// reqHead is a request head of the subset Server serves itself: HTTP/1.1,
 // GET/HEAD/OPTIONS/DELETE in origin form, no body, no upgrade, no Expect,
 // one valid Host, CRLF line endings, no folded lines. Everything outside it
 // (and anything malformed) is served, or refused, by net/http.
@@ -199,10 +199,10 @@ func validFieldValue(s string) bool {
 	return true
 }
 
-// peekHead waits until br holds a complete head (request or response)
+// PeekHead waits until br holds a complete head (request or response)
 // and returns its length without consuming it; 0 means the head does not
 // fit in br's buffer or has a bare LF: net/http's to read.
-func peekHead(br *bufio.Reader) (int, error) {
+func PeekHead(br *bufio.Reader) (int, error) {
 	if _, err := br.Peek(1); err != nil {
 		return 0, err
 	}
@@ -218,4 +218,23 @@ func peekHead(br *bufio.Reader) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// bothFramings reports whether a request head has a Content-Length and a
+// Transfer-Encoding field (names compared case-insensitively).
+func bothFramings(head []byte) bool {
+	var cl, te bool
+	for line := range strings.SplitSeq(string(head), "\n") {
+		name, _, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch {
+		case len(name) == len("content-length") && equalFold(name, "content-length"):
+			cl = true
+		case len(name) == len("transfer-encoding") && equalFold(name, "transfer-encoding"):
+			te = true
+		}
+	}
+	return cl && te
 }

@@ -1,4 +1,4 @@
-package queueproxy
+package h1
 
 import (
 	"context"
@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// connCtx is the context of every request on one h1Server connection: it
+// connCtx is the context of every request on one Server connection: it
 // ends when the client goes away. Unlike net/http, which starts a
 // background read on the connection for every request to notice that,
 // the watch starts only when someone needs it: a request queued in the
 // breaker, or one still running after a sweep period (timeout.go). Short
 // requests, nearly all of them, never pay for it.
 type connCtx struct {
-	c *h1Conn
+	c *conn
 
 	mu       sync.Mutex
 	done     chan struct{} // made on first Done
@@ -23,7 +23,16 @@ type connCtx struct {
 	onGone   func() // the fast path's one hook, set without allocating
 	nextID   uint64
 	watching bool
+	active   bool          // a request is being served: watch may start
 	stopped  chan struct{} // closed when the watch goroutine returns
+}
+
+// setActive marks the span in which watch may start; it ends before
+// stopWatch, so that no watch (from the reaper, say) starts after it.
+func (x *connCtx) setActive(on bool) {
+	x.mu.Lock()
+	x.active = on
+	x.mu.Unlock()
 }
 
 type ctxFn struct {
@@ -141,7 +150,7 @@ func (x *connCtx) watch() {
 	c := x.c
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.watching || x.err != nil || c.br.Buffered() > 0 || c.cr.pending {
+	if !x.active || x.watching || x.err != nil || c.br.Buffered() > 0 || c.cr.pending {
 		return
 	}
 	x.watching = true
@@ -177,10 +186,21 @@ func (x *connCtx) stopWatch() {
 	c.cr.aborting.Store(false)
 }
 
-// watchClient starts the client watch of an h1Server request; it does
+// WatchClient starts the client watch of an Server request; it does
 // nothing for requests net/http serves (they are always watched).
-func watchClient(ctx context.Context) {
+func WatchClient(ctx context.Context) {
 	if x, ok := ctx.Value(connCtxKey{}).(*connCtx); ok {
 		x.watch()
 	}
+}
+
+// SetOnGone makes f run when the client of ctx's connection goes away, or
+// clears it (f nil), without allocating. It reports false when ctx is not
+// a Server connection's: the caller uses context.AfterFunc instead.
+func SetOnGone(ctx context.Context, f func()) bool {
+	x, ok := ctx.Value(connCtxKey{}).(*connCtx)
+	if ok {
+		x.setOnGone(f)
+	}
+	return ok
 }

@@ -1,4 +1,4 @@
-package queueproxy
+package h1
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// h1Server serves the queue-proxy's HTTP/1.1 port. It parses and answers
+// Server serves the queue-proxy's HTTP/1.1 port. It parses and answers
 // the requests that are nearly all of the traffic itself - bodyless
 // GET/HEAD/OPTIONS/DELETE in a strict subset of HTTP/1.1 (h1parse.go) - and
 // hands any connection that sends something else, or anything malformed,
@@ -28,7 +28,12 @@ import (
 // requests/s (docs/benchmarks-queueproxy.md). Here a connection keeps one
 // request, header map and writer, and the client is watched only for
 // requests that wait or run long (h1ctx.go).
-type h1Server struct {
+type Server struct {
+	// WatchAfter starts the client watch of a request still running after
+	// this long (give or take the reaper's second), so that a client
+	// leaving during a long wait ends its context. 0: only on WatchClient.
+	WatchAfter time.Duration
+
 	handler           http.Handler
 	fallback          *http.Server
 	log               *slog.Logger
@@ -40,20 +45,20 @@ type h1Server struct {
 
 	mu           sync.Mutex
 	ln           net.Listener
-	conns        map[*h1Conn]struct{}
+	conns        map[*conn]struct{}
 	stopReap     chan struct{}
 	reapOnce     sync.Once
 	fallbackDone chan struct{} // closed when fallback.Serve returns; nil: not started
 }
 
-func newH1Server(h http.Handler, fallback *http.Server, log *slog.Logger) *h1Server {
-	return &h1Server{handler: h, fallback: fallback, log: log,
+func NewServer(h http.Handler, fallback *http.Server, log *slog.Logger) *Server {
+	return &Server{handler: h, fallback: fallback, log: log,
 		readHeaderTimeout: fallback.ReadHeaderTimeout, idleTimeout: fallback.IdleTimeout,
-		handoffs: newHandoffListener(), conns: map[*h1Conn]struct{}{}, stopReap: make(chan struct{})}
+		handoffs: newHandoffListener(), conns: map[*conn]struct{}{}, stopReap: make(chan struct{})}
 }
 
 // Serve accepts connections on ln until Shutdown or Close.
-func (s *h1Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing.Load() || s.ln != nil {
 		s.mu.Unlock()
@@ -87,7 +92,7 @@ func (s *h1Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := newH1Conn(s, nc)
+		c := newConn(s, nc)
 		if !s.track(c) {
 			nc.Close()
 			continue
@@ -96,7 +101,7 @@ func (s *h1Server) Serve(ln net.Listener) error {
 	}
 }
 
-func (s *h1Server) track(c *h1Conn) bool {
+func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
@@ -106,7 +111,7 @@ func (s *h1Server) track(c *h1Conn) bool {
 	return true
 }
 
-func (s *h1Server) untrack(c *h1Conn) {
+func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
@@ -114,7 +119,7 @@ func (s *h1Server) untrack(c *h1Conn) {
 
 // reap closes connections idle for longer than idleTimeout and those
 // taking longer than readHeaderTimeout to send a request head.
-func (s *h1Server) reap() {
+func (s *Server) reap() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -138,6 +143,10 @@ func (s *h1Server) reap() {
 				if limit > 0 && since > int64(limit) && c.state.CompareAndSwap(connIdle, connClosed) {
 					c.nc.Close()
 				}
+			case connServe:
+				if s.WatchAfter > 0 && since > int64(s.WatchAfter) {
+					c.ctx.watch() // no-op once watching or between requests
+				}
 			case connHead:
 				if s.readHeaderTimeout > 0 && since > int64(s.readHeaderTimeout) &&
 					c.state.CompareAndSwap(connHead, connClosed) {
@@ -150,7 +159,7 @@ func (s *h1Server) reap() {
 }
 
 // beginClose stops accepting; it is idempotent.
-func (s *h1Server) beginClose() {
+func (s *Server) beginClose() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Swap(true) {
@@ -163,14 +172,14 @@ func (s *h1Server) beginClose() {
 
 // stopReaper ends the reaper once no connection needs it; until then it
 // keeps enforcing the header timeout, also while Shutdown waits.
-func (s *h1Server) stopReaper() {
+func (s *Server) stopReaper() {
 	s.reapOnce.Do(func() { close(s.stopReap) })
 }
 
 // closeIdle closes idle connections and returns how many are left. A new
 // connection that has not sent its first request yet is left 5 s to send
 // it (net/http's rule), so a request racing the shutdown is still served.
-func (s *h1Server) closeIdle() int {
+func (s *Server) closeIdle() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := nanotime()
@@ -189,7 +198,7 @@ func (s *h1Server) closeIdle() int {
 // others to finish their request (they answer with Connection: close),
 // as http.Server.Shutdown does; handed-off connections are the fallback
 // server's to drain.
-func (s *h1Server) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginClose()
 	defer s.stopReaper()
 	wait := time.Millisecond
@@ -212,7 +221,7 @@ func (s *h1Server) Shutdown(ctx context.Context) error {
 }
 
 // Close closes the listener and every connection at once.
-func (s *h1Server) Close() error {
+func (s *Server) Close() error {
 	s.beginClose()
 	err := s.fallback.Close()
 	s.mu.Lock()
@@ -226,7 +235,7 @@ func (s *h1Server) Close() error {
 	return err
 }
 
-func (s *h1Server) waitFallback() {
+func (s *Server) waitFallback() {
 	s.mu.Lock()
 	done := s.fallbackDone
 	s.mu.Unlock()
@@ -243,8 +252,8 @@ const (
 	connClosed              // closed by Shutdown or the reaper
 )
 
-type h1Conn struct {
-	srv    *h1Server
+type conn struct {
+	srv    *Server
 	nc     net.Conn
 	cr     connReader
 	br     *bufio.Reader
@@ -259,7 +268,7 @@ type h1Conn struct {
 	url  url.URL
 	hdr  http.Header
 	vals []string
-	w    h1Writer
+	w    respWriter
 	ctx  connCtx
 }
 
@@ -290,8 +299,8 @@ var (
 	h1Writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, h1BufSize) }}
 )
 
-func newH1Conn(s *h1Server, nc net.Conn) *h1Conn {
-	c := &h1Conn{srv: s, nc: nc, hdr: make(http.Header, 16)}
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc, hdr: make(http.Header, 16)}
 	c.cr.nc = nc
 	c.br = h1Readers.Get().(*bufio.Reader)
 	c.br.Reset(&c.cr)
@@ -305,7 +314,7 @@ func newH1Conn(s *h1Server, nc net.Conn) *h1Conn {
 	return c
 }
 
-func (c *h1Conn) serve() {
+func (c *conn) serve() {
 	handedOff := false
 	defer func() {
 		c.srv.untrack(c)
@@ -329,11 +338,19 @@ func (c *h1Conn) serve() {
 			return // closed while idle
 		}
 		c.since.Store(nanotime())
-		n, err := peekHead(c.br)
+		n, err := PeekHead(c.br)
 		if err != nil {
 			return
 		}
 		if n == 0 || !c.prepare(n) {
+			if buf, _ := c.br.Peek(n); bothFramings(buf) {
+				// net/http would go by Transfer-Encoding and keep the
+				// connection; a front proxy going by the length would
+				// then see another request than we do. Refused, as Envoy
+				// does (RFC 9112 §6.3 allows it).
+				io.WriteString(c.nc, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+				return
+			}
 			c.srv.untrack(c)
 			handedOff = c.srv.handoffs.give(&handoffConn{Conn: c.nc, r: c.br})
 			return
@@ -356,7 +373,7 @@ func (c *h1Conn) serve() {
 
 // prepare turns the first n buffered bytes into c.req; false means they
 // are outside the subset (nothing is consumed then).
-func (c *h1Conn) prepare(n int) bool {
+func (c *conn) prepare(n int) bool {
 	buf, _ := c.br.Peek(n)
 	head := string(buf)
 	clear(c.hdr)
@@ -382,14 +399,16 @@ func (c *h1Conn) prepare(n int) bool {
 }
 
 // serveRequest runs the handler; false means the connection must close.
-func (c *h1Conn) serveRequest() (keep bool) {
+func (c *conn) serveRequest() (keep bool) {
 	w := &c.w
 	w.reset(c, c.req.Method == http.MethodHead, c.req.Close || c.srv.closing.Load())
+	c.ctx.setActive(true)
 	defer func() {
 		p := recover()
 		if p == nil {
 			return
 		}
+		c.ctx.setActive(false)
 		c.ctx.stopWatch()
 		c.ctx.endRequest()
 		if p != http.ErrAbortHandler {
@@ -403,6 +422,7 @@ func (c *h1Conn) serveRequest() (keep bool) {
 		w.closeAfter = false
 	}()
 	c.srv.handler.ServeHTTP(w, c.req)
+	c.ctx.setActive(false)
 	c.ctx.stopWatch()
 	c.ctx.endRequest()
 	if c.ctx.Err() != nil {
@@ -413,7 +433,7 @@ func (c *h1Conn) serveRequest() (keep bool) {
 
 // lingerClose closes after a Connection: close response without losing it
 // to a reset: the write side is shut and unread input drained briefly.
-func (c *h1Conn) lingerClose() {
+func (c *conn) lingerClose() {
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 		c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
@@ -459,7 +479,7 @@ func (l *handoffListener) give(c net.Conn) bool {
 	}
 }
 
-// handoffConn replays what h1Server already read.
+// handoffConn replays what Server already read.
 type handoffConn struct {
 	net.Conn
 	r *bufio.Reader

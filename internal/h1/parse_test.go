@@ -1,4 +1,4 @@
-package queueproxy
+package h1
 
 import (
 	"bufio"
@@ -11,7 +11,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// FuzzParseHead checks h1Server's request parser against net/http's: any
+// FuzzParseHead checks Server's request parser against net/http's: any
 // head it accepts, net/http's server must accept too (http.ReadRequest plus
 // the server's own Host and field checks) and read the same method,
 // target, URL, Host, fields and Connection: close. Heads it declines go to
@@ -35,6 +35,9 @@ func FuzzParseHead(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: a\r\nPragma: no-cache\r\n\r\n",
 	} {
 		f.Add(s)
+	}
+	for _, tc := range conformanceCases { // the smuggling shapes
+		f.Add(tc.raw)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		s, ok := completeHead(in)
@@ -147,7 +150,7 @@ func FuzzParseRespHead(f *testing.F) {
 			return
 		}
 		dst := http.Header{}
-		code, length, _, ok := parseRespHead(s, dst, nil)
+		code, length, _, ok := ParseRespHead(s, dst, nil)
 		if !ok {
 			if len(dst) != 0 {
 				t.Fatalf("%q declined but left fields %q", s, dst)
@@ -167,7 +170,7 @@ func FuzzParseRespHead(f *testing.F) {
 		}
 		want := http.Header{}
 		for k, vv := range resp.Header {
-			if !isHopHeader(k) {
+			if !IsHopHeader(k) {
 				want[k] = vv
 			}
 		}

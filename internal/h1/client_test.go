@@ -1,4 +1,4 @@
-package queueproxy
+package h1
 
 import (
 	"bytes"
@@ -30,28 +30,28 @@ func TestSendAndWaitFullSocket(t *testing.T) {
 	}
 	defer app.Close()
 
-	ac := newAppConn(c)
+	ac := NewClientConn(c)
 	if ac.raw == nil {
 		t.Fatal("no RawConn for a socket")
 	}
-	ac.out = bytes.Repeat([]byte("r"), 4<<20)
+	ac.Out = bytes.Repeat([]byte("r"), 4<<20)
 	got := make(chan int, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond) // the sender fills the buffers first
-		n, _ := io.ReadFull(app, make([]byte, len(ac.out)))
+		n, _ := io.ReadFull(app, make([]byte, len(ac.Out)))
 		got <- n
 		app.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
 	}()
-	if err := ac.sendAndWait(); err != nil {
-		t.Fatalf("sendAndWait: %v", err)
+	if err := ac.SendAndWait(); err != nil {
+		t.Fatalf("SendAndWait: %v", err)
 	}
-	if n := <-got; n != len(ac.out) {
-		t.Fatalf("app got %d bytes, want %d", n, len(ac.out))
+	if n := <-got; n != len(ac.Out) {
+		t.Fatalf("app got %d bytes, want %d", n, len(ac.Out))
 	}
-	if ac.sent >= len(ac.out) {
+	if ac.sent >= len(ac.Out) {
 		t.Errorf("the callback wrote everything (%d bytes): the full-socket path was not taken", ac.sent)
 	}
-	if n, err := peekHead(ac.br); err != nil || n == 0 {
+	if n, err := PeekHead(ac.BR); err != nil || n == 0 {
 		t.Fatalf("response head: %d, %v", n, err)
 	}
 }

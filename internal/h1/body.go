@@ -1,0 +1,123 @@
+package h1
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrBodyTooLarge is a request body over Limits.MaxBodyBytes.
+var ErrBodyTooLarge = errors.New("request body over the configured limit")
+
+// StatusClientClosed is recorded (never sent) for a client that went away
+// before its answer, as nginx does.
+const StatusClientClosed = 499
+
+// Body is a client's request body on its way to a backend. It enforces the
+// size limit and the idle timeout and keeps the first read error, which is
+// the client's doing: a forward that failed because of it is answered with
+// ClientStatus, not blamed on the backend.
+type Body struct {
+	rc   io.ReadCloser
+	rc2  *http.ResponseController // nil: no idle timeout
+	idle time.Duration
+	left int64 // bytes still allowed; -1: no limit
+
+	mu  sync.Mutex // Read runs in the transport's goroutine
+	err error
+}
+
+// NewBody wraps r.Body under l; w is the request's writer, for the idle
+// timeout's read deadline. It returns nil for a request without a body.
+func NewBody(w http.ResponseWriter, r *http.Request, l Limits) *Body {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	b := &Body{rc: r.Body, left: -1, idle: l.BodyIdleTimeout}
+	if l.MaxBodyBytes > 0 {
+		b.left = l.MaxBodyBytes
+	}
+	if b.idle > 0 {
+		b.rc2 = http.NewResponseController(w)
+	}
+	return b
+}
+
+func (b *Body) Read(p []byte) (int, error) {
+	if b.left >= 0 && int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte more tells "at the limit" from "past it"
+	}
+	if b.rc2 != nil {
+		b.rc2.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	n, err := b.rc.Read(p)
+	if b.left >= 0 {
+		if int64(n) > b.left {
+			n, err = int(b.left), ErrBodyTooLarge
+		}
+		b.left -= int64(n)
+	}
+	switch {
+	case err == nil:
+		return n, nil
+	case err == io.EOF:
+		if b.rc2 != nil {
+			// The server's own reads (its watch for a closed connection)
+			// must not inherit the body's deadline. After other errors it
+			// stays: the server then gives up on the rest of the body at
+			// once instead of waiting to discard it.
+			b.rc2.SetReadDeadline(time.Time{})
+		}
+		return n, err
+	}
+	b.mu.Lock()
+	if b.err == nil {
+		b.err = err
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+func (b *Body) Close() error { return b.rc.Close() }
+
+// Err is the first read error, nil if none.
+func (b *Body) Err() error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// ClientStatus is the status a forward that failed gets because of the
+// body: 413 over the limit, 408 stalled, 499 client gone, 400 malformed
+// framing (a bad chunk size, a bare LF); 0 when reading the body did not
+// fail.
+func (b *Body) ClientStatus() int { return ClientStatus(b.Err()) } // nil b: 0
+
+// ClientStatus classifies a request body read error (see Body.ClientStatus).
+func ClientStatus(err error) int {
+	switch {
+	case err == nil, errors.Is(err, http.ErrBodyReadAfterClose):
+		return 0
+	case errors.Is(err, ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusRequestTimeout
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return StatusClientClosed
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	// net/http's chunked reader reports bad framing with plain errors.
+	return http.StatusBadRequest
+}

@@ -1,0 +1,104 @@
+package h1
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Each kind of bad request body is classified as the client's fault.
+func TestBodyClientStatus(t *testing.T) {
+	lim := Limits{MaxBodyBytes: 10, BodyIdleTimeout: 200 * time.Millisecond}
+	got := make(chan int, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := NewBody(w, r, lim)
+		io.Copy(io.Discard, b)
+		got <- b.ClientStatus()
+		w.Header().Set("X-Client-Status", strconv.Itoa(b.ClientStatus()))
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name, raw string
+		hangUp    bool
+		want      int
+	}{
+		{"fine chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false, 0},
+		{"fine at the limit", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789", false, 0},
+		{"chunk size overflow", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\nhello\r\n0\r\n\r\n", false, 400},
+		{"bare LF in chunk line", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", false, 400},
+		{"not hex", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", false, 400},
+		{"chunked over the limit", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n0\r\n\r\n", false, 413},
+		{"client gone mid-body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nabc", true, 499},
+		{"stalled", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\nabc", false, 408},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.raw)
+			if tc.hangUp {
+				time.Sleep(20 * time.Millisecond)
+				c.(*net.TCPConn).CloseWrite()
+			}
+			select {
+			case code := <-got:
+				if code != tc.want {
+					t.Fatalf("ClientStatus %d, want %d", code, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("handler did not finish")
+			}
+			if tc.hangUp {
+				return
+			}
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Header.Get("X-Client-Status"); got != strconv.Itoa(tc.want) {
+				t.Errorf("answered with X-Client-Status %q", got)
+			}
+		})
+	}
+}
+
+func TestCheckHead(t *testing.T) {
+	l := Limits{MaxHeaderBytes: 1024, MaxHeaders: 3, MaxRequestLine: 100}
+	req := func(target string, fields ...string) *http.Request {
+		r := httptest.NewRequest("GET", target, nil)
+		for i := 0; i+1 < len(fields); i += 2 {
+			r.Header.Add(fields[i], fields[i+1])
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want int
+	}{
+		{"fine", req("/", "A", "1", "B", "2"), 0},
+		{"long line", req("/" + strings.Repeat("a", 100)), 414},
+		{"too many fields", req("/", "A", "1", "A", "2", "B", "3"), 431},
+		{"too many bytes", req("/", "A", strings.Repeat("x", 1000)), 431},
+		{"just fits", req("/", "A", strings.Repeat("x", 1024-len("GET / HTTP/1.1\r\n")-len("Host: example.com\r\n")-len("A: \r\n")-2)), 0},
+	} {
+		if got := l.CheckHead(tc.r); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if (Limits{}).CheckHead(req("/"+strings.Repeat("a", 1<<16), "A", strings.Repeat("x", 1<<20))) != 0 {
+		t.Error("zero limits refused a request")
+	}
+	if (Limits{MaxBodyBytes: 5}).CheckBody(&http.Request{ContentLength: 6}) != 413 {
+		t.Error("declared length over the limit not refused")
+	}
+}
