@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/gantry-dev/gantry/api"
@@ -68,6 +69,10 @@ type ResourceOptions struct {
 	// DefaultTimeoutSeconds is config-defaults' revision-timeout-seconds
 	// when a revision has none (default 300).
 	DefaultTimeoutSeconds int64
+	// ProxyLimits are config-network's client limits, given to every
+	// queue-proxy as its GANTRY_* variables; nil leaves the queue-proxy's
+	// defaults (the same as api.DefaultProxyLimits).
+	ProxyLimits *api.ProxyLimits
 }
 
 // DefaultImage is the gantry image built by the documented ko recipe.
@@ -274,6 +279,12 @@ func makeQueueContainer(rev *api.Revision, userPort int32, userProbe *corev1.Pro
 		{Name: "SERVING_READINESS_PROBE", Value: probeJSON},
 		// Keeps the Go runtime's sysmon from waking per request (queueproxy.GoDebug).
 		{Name: "GODEBUG", Value: queueproxy.GoDebug("")},
+	}
+	if o.ProxyLimits != nil {
+		lim := o.ProxyLimits.Env()
+		for _, k := range slices.Sorted(maps.Keys(lim)) {
+			env = append(env, corev1.EnvVar{Name: k, Value: lim[k]})
+		}
 	}
 	period := int32(1)
 	if userProbe != nil && userProbe.PeriodSeconds > 0 {

@@ -188,3 +188,34 @@ func TestMakeHTTPRoutesVia(t *testing.T) {
 		t.Fatalf("backends %v", got)
 	}
 }
+
+// config-network's client limits reach the queue-proxy as its variables.
+func TestMakeDeploymentProxyLimits(t *testing.T) {
+	l := api.DefaultProxyLimits()
+	l.MaxRequestHeaderBytes = 8192
+	d := MakeDeployment(testRevision(), 1, ResourceOptions{ProxyLimits: &l})
+	env := map[string]string{}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == QueueContainerName {
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+		}
+	}
+	for k, want := range l.Env() {
+		if env[k] != want {
+			t.Errorf("queue-proxy %s=%q, want %q", k, env[k], want)
+		}
+	}
+	if env["GANTRY_MAX_REQUEST_HEADER_BYTES"] != "8192" {
+		t.Errorf("GANTRY_MAX_REQUEST_HEADER_BYTES=%q, want 8192", env["GANTRY_MAX_REQUEST_HEADER_BYTES"])
+	}
+	// Without limits the queue-proxy keeps its own defaults.
+	for _, c := range MakeDeployment(testRevision(), 1, ResourceOptions{}).Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if strings.HasPrefix(e.Name, "GANTRY_MAX_") {
+				t.Errorf("%s set without limits", e.Name)
+			}
+		}
+	}
+}

@@ -161,6 +161,8 @@ func (r *revisionReconciler) ensureDeployment(ctx context.Context, rev *api.Revi
 	if ro.DefaultTimeoutSeconds == 0 {
 		ro.DefaultTimeoutSeconds = cfg.Defaults.RevisionTimeoutSeconds
 	}
+	limits := cfg.Network.Limits
+	ro.ProxyLimits = &limits
 	want := MakeDeployment(rev, initial, ro)
 	have := &appsv1.Deployment{}
 	err := r.c.Get(ctx, client.ObjectKeyFromObject(want), have)

@@ -277,11 +277,18 @@ func (k *cluster) update(t testing.TB, ns, name string, change func(*api.Service
 // puts the old data back when the test ends.
 func (k *cluster) setAutoscalerConfig(t testing.TB, data map[string]string) {
 	t.Helper()
+	k.setConfig(t, "config-autoscaler", data)
+}
+
+// setConfig merges keys into a ConfigMap of gantry-system and puts the old
+// data back when the test ends.
+func (k *cluster) setConfig(t testing.TB, name string, data map[string]string) {
+	t.Helper()
 	var old map[string]string
 	set := func(change func(cm *corev1.ConfigMap)) error {
 		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			var cm corev1.ConfigMap
-			if err := k.c.Get(context.Background(), client.ObjectKey{Namespace: "gantry-system", Name: "config-autoscaler"}, &cm); err != nil {
+			if err := k.c.Get(context.Background(), client.ObjectKey{Namespace: "gantry-system", Name: name}, &cm); err != nil {
 				return err
 			}
 			change(&cm)
@@ -302,7 +309,7 @@ func (k *cluster) setAutoscalerConfig(t testing.TB, data map[string]string) {
 	}
 	t.Cleanup(func() {
 		if err := set(func(cm *corev1.ConfigMap) { cm.Data = old }); err != nil {
-			t.Errorf("restore config-autoscaler: %v", err)
+			t.Errorf("restore %s: %v", name, err)
 		}
 	})
 }

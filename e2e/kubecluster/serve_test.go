@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"slices"
 	"sort"
@@ -334,4 +336,49 @@ func BenchmarkColdStartsInPod(b *testing.B) {
 	b.ReportMetric(float64(q(0.95).Milliseconds()), "p95-ms")
 	fmt.Printf("kube cold start from zero in a pod: n=%d p50=%v p95=%v min=%v max=%v\n", len(took),
 		q(0.50).Round(time.Millisecond), q(0.95).Round(time.Millisecond), took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+}
+
+// config-network's client limits reach the queue-proxy in the pod: past
+// max-request-header-bytes it answers 431.
+func TestQueueProxyLimitsInPods(t *testing.T) {
+	k := connect(t)
+	k.setConfig(t, "config-network", map[string]string{"max-request-header-bytes": "8192"})
+	ns := k.namespace(t)
+	// The controller reads config-network from its own watch.
+	time.Sleep(2 * time.Second)
+	k.service(t, ns, `
+apiVersion: serving.gantry.dev/v1
+kind: Service
+metadata: {name: limited}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/min-scale: "1"}
+    spec:
+      containers: [{image: "{{image}}"}]
+`)
+	s := k.ready(t, ns, "limited", 3*time.Minute)
+	pods := k.pods(t, ns, s.Status.LatestReadyRevisionName)
+	if len(pods) != 1 || pods[0].Status.PodIP == "" {
+		t.Fatalf("want one running pod, have %d", len(pods))
+	}
+	send := func(header int) int {
+		req, err := http.NewRequest("GET", "http://"+net.JoinHostPort(pods[0].Status.PodIP, "8012")+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Padding", strings.Repeat("a", header))
+		resp, err := k.http.Do(req)
+		if err != nil {
+			t.Fatalf("request with a %d-byte header: %v", header, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send(1000); code != 200 {
+		t.Errorf("a 1,000-byte header: %d, want 200", code)
+	}
+	if code := send(12 << 10); code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a 12 KiB header past the 8 KiB limit: %d, want 431", code)
+	}
 }
