@@ -77,6 +77,26 @@ func startStack(t testing.TB, stateDir string, extra ...string) *stack {
 	if stateDir == "" {
 		stateDir = t.TempDir()
 	}
+	// A port freeAddr found free may be taken again before gantry up binds
+	// it (the kernel hands it to another socket): then try new ones.
+	for attempt := 1; ; attempt++ {
+		s, healthy := launchStack(t, stateDir, extra)
+		if healthy {
+			return s
+		}
+		<-s.done
+		if attempt < 3 && strings.Contains(s.log.String(), "address already in use") {
+			t.Logf("gantry up lost a port to another socket, trying new ones: %s", strings.TrimSpace(s.log.String()))
+			continue
+		}
+		t.Fatalf("gantry up exited before its API answered: %v\n%s", s.exitError, s.log.String())
+	}
+}
+
+// launchStack starts gantry up once and waits until its API answers
+// (healthy) or it exits.
+func launchStack(t testing.TB, stateDir string, extra []string) (*stack, bool) {
+	t.Helper()
 	s := &stack{t: t, stateDir: stateDir, gateway: freeAddr(t), tls: freeAddr(t), ui: freeAddr(t),
 		marker: fmt.Sprintf("GANTRY_E2E_MARKER=%d-%s", time.Now().UnixNano(), t.Name()), log: &bytes.Buffer{}, done: make(chan struct{})}
 	args := append([]string{"up", "--state-dir", stateDir, "--gateway-addr", s.gateway, "--gateway-tls-addr", s.tls, "--ui-addr", s.ui}, extra...)
@@ -91,21 +111,32 @@ func startStack(t testing.TB, stateDir string, extra ...string) *stack {
 		t.Fatal(err)
 	}
 	go func() { s.exitError = s.cmd.Wait(); close(s.done) }()
+	healthy := false
+	deadline := time.Now().Add(15 * time.Second)
+	for !healthy && time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return s, false
+		default:
+		}
+		if resp, err := http.Get("http://" + s.ui + "/healthz"); err == nil {
+			resp.Body.Close()
+			healthy = resp.StatusCode == 200
+		}
+		if !healthy {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
 			t.Logf("gantry up output:\n%s", s.log.String())
 		}
 	})
-	waitFor(t, 15*time.Second, "the API to answer", func() bool {
-		resp, err := http.Get("http://" + s.ui + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return s
+	if !healthy {
+		t.Fatalf("timed out after 15s waiting for the API to answer")
+	}
+	return s, true
 }
 
 // stop sends SIGTERM and waits for gantry up to exit.

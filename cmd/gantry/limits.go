@@ -8,12 +8,7 @@ import (
 )
 
 // proxyLimits turns config-network's limits into the engine's.
-func proxyLimits(l api.ProxyLimits) h1.Limits {
-	return h1.Limits{MaxHeaderBytes: l.MaxRequestHeaderBytes, MaxHeaders: l.MaxRequestHeaders,
-		MaxRequestLine: l.MaxRequestLineBytes, MaxBodyBytes: l.MaxRequestBodyBytes,
-		HeaderReadTimeout: l.HeaderReadTimeout, IdleTimeout: l.IdleTimeout, BodyIdleTimeout: l.BodyIdleTimeout,
-		MaxConns: l.MaxConnections}
-}
+func proxyLimits(l api.ProxyLimits) h1.Limits { return h1.LimitsFrom(l) }
 
 // withLimitsEnv returns env plus the variables that give every queue-proxy
 // the same limits as the gateway.

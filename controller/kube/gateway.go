@@ -3,6 +3,8 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 	gcontroller "github.com/gantry-dev/gantry/controller"
 	"github.com/gantry-dev/gantry/controller/reconcile"
 	"github.com/gantry-dev/gantry/gateway"
+	"github.com/gantry-dev/gantry/internal/h1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -29,10 +32,7 @@ type gatewayRunner struct {
 }
 
 func newGatewayRunner(b *base, scaler *autoscalerRunner) *gatewayRunner {
-	g := &gatewayRunner{base: b, scaler: scaler, client: &http.Client{Timeout: 2 * time.Second}}
-	g.gw = gateway.New(gateway.Options{Logger: b.log.With("component", "gateway"), Registry: processRegistry,
-		OnColdStart: g.coldStart})
-	return g
+	return &gatewayRunner{base: b, scaler: scaler, client: &http.Client{Timeout: 2 * time.Second}}
 }
 
 // NeedLeaderElection: every gateway replica serves.
@@ -54,11 +54,29 @@ func (g *gatewayRunner) coldStart(namespace, revision string) {
 	}()
 }
 
-// Start serves until ctx ends.
+// Start serves until ctx ends. config-network's client limits are read
+// once, here, as `gantry up` reads them at its start: a change takes a
+// restart of the gateway's pods.
 func (g *gatewayRunner) Start(ctx context.Context) error {
+	limits := h1.LimitsFrom(g.config(ctx).Network.Limits)
+	g.gw = gateway.New(gateway.Options{Logger: g.log.With("component", "gateway"), Registry: processRegistry,
+		OnColdStart: g.coldStart, Limits: limits})
 	if g.o.GatewayAddr != "0" {
-		srv := &http.Server{Addr: g.o.GatewayAddr, Handler: g.gw, ReadHeaderTimeout: 10 * time.Second,
-			BaseContext: func(net.Listener) context.Context { return ctx }}
+		ln, err := net.Listen("tcp", g.o.GatewayAddr)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		// The port is served as `gantry up` serves it: the HTTP/1 engine,
+		// handing what is outside its subset (h2c for gRPC, upgrades) to
+		// net/http for the rest of the connection.
+		fallback := &http.Server{Handler: g.gw, BaseContext: func(net.Listener) context.Context { return ctx },
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		limits.Apply(fallback)
+		fallback.Protocols = new(http.Protocols)
+		fallback.Protocols.SetHTTP1(true)
+		fallback.Protocols.SetUnencryptedHTTP2(true)
+		srv := h1.NewServer(g.gw, fallback, g.log.With("component", "gateway"))
+		srv.WatchAfter = time.Second
 		go func() {
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -66,7 +84,7 @@ func (g *gatewayRunner) Start(ctx context.Context) error {
 			srv.Shutdown(sctx)
 		}()
 		go func() {
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(limits.Listen(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("gateway server", "addr", g.o.GatewayAddr, "err", err)
 			}
 		}()

@@ -7,8 +7,17 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gantry-dev/gantry/api"
 	"golang.org/x/net/netutil"
 )
+
+// LimitsFrom turns config-network's limits into the engine's.
+func LimitsFrom(l api.ProxyLimits) Limits {
+	return Limits{MaxHeaderBytes: l.MaxRequestHeaderBytes, MaxHeaders: l.MaxRequestHeaders,
+		MaxRequestLine: l.MaxRequestLineBytes, MaxBodyBytes: l.MaxRequestBodyBytes,
+		HeaderReadTimeout: l.HeaderReadTimeout, IdleTimeout: l.IdleTimeout, BodyIdleTimeout: l.BodyIdleTimeout,
+		MaxConns: l.MaxConnections}
+}
 
 // Limits bound what a client may send. Zero fields mean no limit. The
 // proxies fill it from api.ProxyLimits (config-network).
