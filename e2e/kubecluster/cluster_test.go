@@ -119,6 +119,25 @@ func (k *cluster) service(t testing.TB, ns, doc string) *api.Service {
 	return &s
 }
 
+// warmService creates a Service of the sample app held at one pod
+// (min-scale 1); container is more YAML of its container, indented under
+// "- image:", or "".
+func (k *cluster) warmService(t testing.TB, ns, name, container string) *api.Service {
+	t.Helper()
+	return k.service(t, ns, `
+apiVersion: serving.gantry.dev/v1
+kind: Service
+metadata: {name: `+name+`}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/min-scale: "1"}
+    spec:
+      containers:
+        - image: "{{image}}"
+`+container)
+}
+
 // ready waits for the Service's Ready condition at its current generation.
 func (k *cluster) ready(t testing.TB, ns, name string, timeout time.Duration) *api.Service {
 	t.Helper()

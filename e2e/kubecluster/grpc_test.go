@@ -15,17 +15,7 @@ import (
 func TestGRPCInPods(t *testing.T) {
 	k := connect(t)
 	ns := k.namespace(t)
-	k.service(t, ns, `
-apiVersion: serving.gantry.dev/v1
-kind: Service
-metadata: {name: grpc}
-spec:
-  template:
-    metadata:
-      annotations: {autoscaling.knative.dev/min-scale: "1"}
-    spec:
-      containers:
-        - image: "{{image}}"
+	k.warmService(t, ns, "grpc", `
           ports: [{name: h2c, containerPort: 8080}]
 `)
 	s := k.ready(t, ns, "grpc", 3*time.Minute)

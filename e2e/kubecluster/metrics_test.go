@@ -31,17 +31,7 @@ import (
 func TestResourcesInPods(t *testing.T) {
 	k := connect(t)
 	ns := k.namespace(t)
-	k.service(t, ns, `
-apiVersion: serving.gantry.dev/v1
-kind: Service
-metadata: {name: costly}
-spec:
-  template:
-    metadata:
-      annotations: {autoscaling.knative.dev/min-scale: "1"}
-    spec:
-      containers: [{image: "{{image}}"}]
-`)
+	k.warmService(t, ns, "costly", "")
 	s := k.ready(t, ns, "costly", 3*time.Minute)
 	host, rev := hostOf(t, s), s.Status.LatestReadyRevisionName
 	k.routable(t, host)

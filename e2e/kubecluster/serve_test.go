@@ -29,17 +29,7 @@ import (
 func TestServiceServesInPods(t *testing.T) {
 	k := connect(t)
 	ns := k.namespace(t)
-	k.service(t, ns, `
-apiVersion: serving.gantry.dev/v1
-kind: Service
-metadata: {name: hello}
-spec:
-  template:
-    metadata:
-      annotations: {autoscaling.knative.dev/min-scale: "1"}
-    spec:
-      containers:
-        - image: {{image}}
+	k.warmService(t, ns, "hello", `
           env: [{name: TARGET, value: cluster}]
 `)
 	s := k.ready(t, ns, "hello", 3*time.Minute)
@@ -346,17 +336,7 @@ func TestQueueProxyLimitsInPods(t *testing.T) {
 	ns := k.namespace(t)
 	// The controller reads config-network from its own watch.
 	time.Sleep(2 * time.Second)
-	k.service(t, ns, `
-apiVersion: serving.gantry.dev/v1
-kind: Service
-metadata: {name: limited}
-spec:
-  template:
-    metadata:
-      annotations: {autoscaling.knative.dev/min-scale: "1"}
-    spec:
-      containers: [{image: "{{image}}"}]
-`)
+	k.warmService(t, ns, "limited", "")
 	s := k.ready(t, ns, "limited", 3*time.Minute)
 	pods := k.pods(t, ns, s.Status.LatestReadyRevisionName)
 	if len(pods) != 1 || pods[0].Status.PodIP == "" {
