@@ -243,7 +243,7 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) (*hostRoute, *Ta
 		g.fail(w, "gantry: no service for host "+quote(r.Host), http.StatusNotFound)
 		return nil, nil, false
 	}
-	tg, ok := hr.pickRandom()
+	tg, ok := hr.pickNext()
 	if tg != nil && tg.count != nil {
 		tg.count.Add(1)
 	}

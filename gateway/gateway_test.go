@@ -562,3 +562,31 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+// Consecutive picks split within a request or two of the percents, in any
+// window, even a short one; random draws would stray by ±sqrt(n).
+func TestPickNextSplitsEvenly(t *testing.T) {
+	for _, split := range [][2]int64{{30, 70}, {10, 90}, {1, 99}, {50, 50}} {
+		hr, _ := mustTable(t, entry("h", target("a", split[0]), target("b", split[1]))).lookup("h")
+		const window = 100
+		for start := 0; start < 5000; start += window {
+			a := 0
+			for range window {
+				tg, ok := hr.pickNext()
+				if !ok {
+					t.Fatal("pickNext found nothing")
+				}
+				if tg.Revision == "a" {
+					a++
+				}
+			}
+			if d := a - int(split[0]); d < -2 || d > 2 {
+				t.Fatalf("%d/%d: picks %d..%d gave a %d of %d", split[0], split[1], start, start+window, a, window)
+			}
+		}
+	}
+	hr, _ := mustTable(t, entry("h", target("only", 100))).lookup("h")
+	if tg, ok := hr.pickNext(); !ok || tg.Revision != "only" {
+		t.Errorf("single target: pickNext = %v, %v", tg, ok)
+	}
+}

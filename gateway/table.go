@@ -67,9 +67,15 @@ type hostRoute struct {
 	prefixed []*hostRoute
 	// placeholder: the host has only prefixed entries; other paths are unknown.
 	placeholder bool
-	// cumulative percents, for a weighted pick with one random number.
+	// cumulative percents, for a weighted pick with one number in [0, 1).
 	cum   []int64
 	total int64
+	// Picks walk a golden-ratio sequence from a random phase rather than
+	// drawing independent random numbers: any run of consecutive requests
+	// splits within a request or two of the percents (a 10% canary gets
+	// its 10 of the first 100), where random draws stray by ±sqrt(n).
+	phase uint64
+	seq   atomic.Uint64
 }
 
 // NewTable builds a table; a host listed twice is an error naming it.
@@ -87,7 +93,7 @@ func NewTable(entries []RouteEntry) (*Table, error) {
 				tg.hdrTag = []string{tg.Tag}
 			}
 		}
-		hr := &hostRoute{entry: e}
+		hr := &hostRoute{entry: e, phase: rand.Uint64()}
 		for _, tg := range e.Targets {
 			if tg.Percent < 0 {
 				return nil, fmt.Errorf("host %q: negative percent for revision %s", h, tg.Revision)
@@ -185,4 +191,14 @@ func (hr *hostRoute) pick(r float64) (*Target, bool) {
 	return &hr.entry.Targets[len(hr.entry.Targets)-1], true
 }
 
-func (hr *hostRoute) pickRandom() (*Target, bool) { return hr.pick(rand.Float64()) }
+// golden is 2^64/φ: the step of the sequence, in fixed point.
+const golden = 0x9E3779B97F4A7C15
+
+// pickNext picks the next target of the sequence; safe for concurrent use.
+func (hr *hostRoute) pickNext() (*Target, bool) {
+	if len(hr.cum) == 1 {
+		return hr.pick(0)
+	}
+	x := hr.phase + hr.seq.Add(1)*golden // wraps: the fraction of n/φ
+	return hr.pick(float64(x>>11) / (1 << 53))
+}
