@@ -20,6 +20,7 @@ import (
 	"github.com/gantry-dev/gantry/dashboards"
 	"github.com/gantry-dev/gantry/gateway"
 	"github.com/gantry-dev/gantry/internal/h1"
+	"github.com/gantry-dev/gantry/internal/procs"
 	"github.com/gantry-dev/gantry/store"
 	"github.com/gantry-dev/gantry/ui"
 	"github.com/prometheus/client_golang/prometheus"
@@ -214,6 +215,11 @@ func up(ctx context.Context, f upFlags) error {
 			}
 		}
 	}()
+	procsDone := make(chan struct{})
+	go func() {
+		defer close(procsDone)
+		procs.Adapt(runCtx, 500*time.Millisecond, log.With("component", "procs"))
+	}()
 	demoDone := make(chan struct{})
 	if f.demo {
 		go func() { defer close(demoDone); runDemo(runCtx, log, st, ctl, gwLn.Addr().String(), f.domain) }()
@@ -235,6 +241,7 @@ func up(ctx context.Context, f upFlags) error {
 	<-shareDone
 	<-scalerDone
 	<-demoDone
+	<-procsDone
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	_ = uiSrv.Shutdown(sctx)
