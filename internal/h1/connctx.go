@@ -150,7 +150,7 @@ func (x *connCtx) watch() {
 	c := x.c
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if !x.active || x.watching || x.err != nil || c.br.Buffered() > 0 || c.cr.pending {
+	if !x.active || x.watching || x.err != nil || c.bodyOpen.Load() || c.br.Buffered() > 0 || c.cr.pending {
 		return
 	}
 	x.watching = true

@@ -10,12 +10,14 @@ import (
 )
 
 // reqHead is a request head of the subset Server serves itself: HTTP/1.1,
-// GET/HEAD/OPTIONS/DELETE in origin form, no body, no upgrade, no Expect,
-// one valid Host, CRLF line endings, no folded lines. Everything outside it
-// (and anything malformed) is served, or refused, by net/http.
+// a common method in origin form, no body or one of a single plain
+// Content-Length, no Transfer-Encoding, no upgrade, no Expect, one valid
+// Host, CRLF line endings, no folded lines. Everything outside it (and
+// anything malformed) is served, or refused, by net/http.
 type reqHead struct {
 	method, target, host string
-	close                bool // Connection: close
+	close                bool  // Connection: close
+	length               int64 // Content-Length; 0 when absent
 }
 
 // headEnd finds the end of a request head in buf: the index just past the
@@ -55,7 +57,8 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 		return h, vals, false
 	}
 	switch h.method = line[:sp]; h.method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete:
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete,
+		http.MethodPost, http.MethodPut, http.MethodPatch:
 	default:
 		return h, vals, false
 	}
@@ -70,7 +73,7 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 			return h, vals, false
 		}
 	}
-	hosts := 0
+	hosts, lengths := 0, 0
 	pragmaNoCache, seenPragma := false, false
 	for p := eol + 2; ; {
 		key, v, next, end, ok := fieldLine(s, p)
@@ -86,7 +89,15 @@ func parseHead(s string, hdr http.Header, vals []string) (h reqHead, _ []string,
 			hosts++
 			h.host = v
 			continue
-		case "Content-Length", "Transfer-Encoding", "Upgrade", "Expect", "Http2-Settings":
+		case "Content-Length":
+			// One plain decimal; lists, repeats, signs and spaces are
+			// net/http's to accept or refuse.
+			n, ok := parseLength(v)
+			if lengths++; !ok || lengths > 1 {
+				return h, vals, false
+			}
+			h.length = n
+		case "Transfer-Encoding", "Upgrade", "Expect", "Http2-Settings":
 			return h, vals, false
 		case "Connection":
 			if containsToken(v, "upgrade") {

@@ -15,9 +15,10 @@ import (
 	"time"
 )
 
-// Server serves the queue-proxy's HTTP/1.1 port. It parses and answers
-// the requests that are nearly all of the traffic itself - bodyless
-// GET/HEAD/OPTIONS/DELETE in a strict subset of HTTP/1.1 (h1parse.go) - and
+// Server serves the HTTP/1.1 ports of the gateway and the queue-proxy. It
+// parses and answers the requests that are nearly all of the traffic
+// itself - common methods without a body or with a Content-Length one, in
+// a strict subset of HTTP/1.1 (parse.go) - and
 // hands any connection that sends something else, or anything malformed,
 // to a net/http server with the same handler, which then owns it for good.
 //
@@ -262,6 +263,8 @@ type conn struct {
 	state  atomic.Int32
 	since  atomic.Int64 // nanotime the current state began
 	served atomic.Bool  // a request has been served
+	// bodyOpen: the request's body is not read to its end (no watch then).
+	bodyOpen atomic.Bool
 
 	// Reused by every request of the connection.
 	req  *http.Request
@@ -270,6 +273,7 @@ type conn struct {
 	vals []string
 	w    respWriter
 	ctx  connCtx
+	body reqBody
 }
 
 // connReader returns a byte read by the client watch before reading on.
@@ -392,6 +396,10 @@ func (c *conn) prepare(n int) bool {
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	r.Header, r.Trailer = c.hdr, nil
 	r.Body, r.GetBody, r.ContentLength, r.TransferEncoding = http.NoBody, nil, 0, nil
+	c.body.reset(c, h.length)
+	if h.length > 0 {
+		r.Body, r.ContentLength = &c.body, h.length
+	}
 	r.Close = h.close
 	r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
 	r.RemoteAddr, r.TLS, r.Response, r.Pattern = c.remote, nil, nil, ""
@@ -428,7 +436,14 @@ func (c *conn) serveRequest() (keep bool) {
 	if c.ctx.Err() != nil {
 		return false
 	}
-	return w.finish()
+	keep = w.finish()
+	if !c.body.finish() {
+		// Unread body left: close once the response is out, without a
+		// reset that could destroy it.
+		w.closeAfter = true
+		keep = false
+	}
+	return keep
 }
 
 // lingerClose closes after a Connection: close response without losing it

@@ -121,8 +121,9 @@ func (rc *rawConn) read(method string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-// One connection: bodyless requests are served by Server until a
-// request with a body arrives; net/http then serves it and the rest.
+// One connection: requests without a body or with a Content-Length one
+// are served by Server until a chunked one arrives; net/http then serves
+// it and the rest.
 func TestH1HandsOffConnection(t *testing.T) {
 	_, addr := startH1(t, time.Minute, time.Minute)
 	rc := dialRaw(t, addr)
@@ -138,13 +139,85 @@ func TestH1HandsOffConnection(t *testing.T) {
 	}
 	rc.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
 	resp, body := rc.read("POST")
+	if resp.StatusCode != 200 || body != "hello" || resp.Header.Get("X-Served-By") != "h1" {
+		t.Fatalf("POST with a length: %d %q by %s", resp.StatusCode, body, resp.Header.Get("X-Served-By"))
+	}
+	rc.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	resp, body = rc.read("POST")
 	if resp.StatusCode != 200 || body != "hello" || resp.Header.Get("X-Served-By") != "net/http" {
-		t.Fatalf("POST: %d %q by %s", resp.StatusCode, body, resp.Header.Get("X-Served-By"))
+		t.Fatalf("chunked POST: %d %q by %s", resp.StatusCode, body, resp.Header.Get("X-Served-By"))
 	}
 	rc.send("GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, body = rc.read("GET")
 	if body != "/after" || resp.Header.Get("X-Served-By") != "net/http" {
 		t.Fatalf("GET after hand-off: %q by %s", body, resp.Header.Get("X-Served-By"))
+	}
+}
+
+// Bodies with a Content-Length: read from the connection's buffer, whole
+// or in part, in one segment or many, and the connection stays in step.
+func TestH1Bodies(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	big := strings.Repeat("0123456789abcdef", 8<<10) // 128 KiB: past any buffer
+	rc := dialRaw(t, addr)
+	for _, tc := range []struct{ name, req, path, want string }{
+		{"small", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "", "hello"},
+		{"zero", "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "", ""},
+		{"large", "PATCH /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n" + big, "", big},
+		// The handler leaves the body: it is dropped, the next request is
+		// read from where it ends.
+		{"unread", "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\nignored", "", "abc"},
+		{"unread large", "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(big)) + "\r\n\r\n" + big, "", "abc"},
+		{"pipelined", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none" +
+			"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\ntwo", "", "one"},
+		{"pipelined second", "", "", "two"},
+		{"after", "GET /after HTTP/1.1\r\nHost: x\r\n\r\n", "", "/after"},
+	} {
+		if tc.req != "" {
+			go io.WriteString(rc.c, tc.req)
+		}
+		resp, body := rc.read("POST")
+		if resp.StatusCode != 200 || body != tc.want || resp.Header.Get("X-Served-By") != "h1" || resp.Close {
+			t.Fatalf("%s: %d close=%v by %s, body %d bytes, want %d", tc.name, resp.StatusCode, resp.Close,
+				resp.Header.Get("X-Served-By"), len(body), len(tc.want))
+		}
+	}
+
+	// A body the handler leaves and that is too large to drop: the answer
+	// arrives whole, then the connection closes.
+	huge := strings.Repeat("z", 600<<10)
+	rc = dialRaw(t, addr)
+	go io.WriteString(rc.c, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(huge))+"\r\n\r\n"+huge)
+	if resp, body := rc.read("POST"); resp.StatusCode != 200 || body != "abc" {
+		t.Fatalf("huge unread body: %d %q", resp.StatusCode, body)
+	}
+	if _, err := rc.br.ReadByte(); err == nil {
+		t.Fatal("the connection stayed open after a huge unread body")
+	}
+
+	// A client that ends before its length: the handler's read fails with
+	// io.ErrUnexpectedEOF, and the connection is not reused.
+	got := make(chan error, 1)
+	srv := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		got <- err
+	}), &http.Server{}, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	rc = dialRaw(t, ln.Addr().String())
+	rc.send("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nshort")
+	rc.c.(*net.TCPConn).CloseWrite()
+	select {
+	case err := <-got:
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("truncated body: read error %v, want io.ErrUnexpectedEOF", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler never saw the truncated body end")
 	}
 }
 

@@ -47,6 +47,11 @@ func (w *respWriter) reset(c *conn, head, closeAfter bool) {
 
 func (w *respWriter) Header() http.Header { return w.hdr }
 
+// SetReadDeadline and SetWriteDeadline serve http.ResponseController (the
+// body's idle timeout, Body).
+func (w *respWriter) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
+func (w *respWriter) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+
 func (w *respWriter) WriteHeader(code int) {
 	if w.wrote {
 		return

@@ -50,7 +50,10 @@ func TestAdaptFollowsLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); Adapt(ctx, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		defer close(done)
+		Adapt(ctx, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	waitFor(t, "one P while idle", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 
 	stop := make(chan struct{})
