@@ -94,6 +94,7 @@ func TestClientErrorsNever5xx(t *testing.T) {
 		{"chunk size overflow", chunked + "fffffffffffffffffffff\r\nhello\r\n0\r\n\r\n", false, 400},
 		{"bare LF in chunk line", chunked + "5\nhello\r\n0\r\n\r\n", false, 400},
 		{"truncated chunk", chunked + "5\r\nhello\r\n3\r\nab", false, 408},
+		{"stalled body with a length", head + "Content-Length: 10\r\n\r\nhel", false, 408},
 		{"declared length over the limit", head + "Content-Length: 200000\r\n\r\n", false, 413},
 		{"chunked over the limit", chunked + "186a1\r\n" + strings.Repeat("a", 100001) + "\r\n0\r\n\r\n", false, 413},
 		{"headers over 60 KiB", "GET / HTTP/1.1\r\nHost: hello.default.localhost\r\nX-Big: " + strings.Repeat("a", 61<<10) + "\r\n\r\n", false, 431},

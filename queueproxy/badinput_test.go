@@ -151,6 +151,8 @@ func TestClientErrorsAre4xx(t *testing.T) {
 		{"headers over 60 KiB", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 61<<10) + "\r\n\r\n", 431},
 		{"101 fields", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: 1\r\n", 101) + "\r\n", 431},
 		{"fine chunked", chunked + "5\r\nhello\r\n0\r\n\r\n", 200},
+		{"stalled body with a length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhel", 408},
+		{"fine with a length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 200},
 	} {
 		before := requestCounts(t, q)
 		if got := rawRequest(t, q.HTTP, tc.raw); got != tc.code {

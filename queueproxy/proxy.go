@@ -177,7 +177,7 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		rw.body, out.Body = b, b // writeError blames the client for its errors
 	}
 	if smallBody(r) {
-		b, err := readSmallBody(rw, r)
+		b, err := readSmallBody(rw, r, h.env.Limits.BodyIdleTimeout)
 		if err != nil {
 			h.forwardError(rw, r, err)
 			return
@@ -216,20 +216,27 @@ func smallBody(r *http.Request) bool {
 }
 
 // readSmallBody reads the whole body, bounded by the request's earliest
-// deadline: none moves while nothing has been written, so a client that
-// stalls mid-body still gets its 504 on time.
-func readSmallBody(rw *respWriter, r *http.Request) ([]byte, error) {
+// deadline (none moves while nothing has been written, so a client that
+// stalls mid-body still gets its 504 on time) and by the body idle timeout,
+// which comes first when shorter: a stalled client's 408, as for any body.
+func readSmallBody(rw *respWriter, r *http.Request, idle time.Duration) ([]byte, error) {
 	rw.mu.Lock()
 	next := rw.nextDeadlineLocked()
 	rw.mu.Unlock()
 	rc := http.NewResponseController(rw)
+	idleFirst := false
+	if idle > 0 {
+		if at := nanotime() + int64(idle); at < next {
+			next, idleFirst = at, true
+		}
+	}
 	deadline := next != math.MaxInt64
 	if deadline {
 		rc.SetReadDeadline(monoBase.Add(time.Duration(next)))
 	}
 	b := make([]byte, r.ContentLength)
 	if _, err := io.ReadFull(r.Body, b); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		if errors.Is(err, os.ErrDeadlineExceeded) && !idleFirst {
 			// The deadline stays: the server gives up on the rest of the
 			// body at once and sends the 504 (then closes the connection).
 			return nil, errRequestTimeout
