@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEdgeBenchSmoke runs bench/edge.sh at a token size: nginx, HAProxy
@@ -34,4 +37,21 @@ func TestEdgeBenchSmoke(t *testing.T) {
 	if regexp.MustCompile(`failed=[1-9]`).Match(out) {
 		t.Errorf("requests failed at the fixed rate\n%s", out)
 	}
+}
+
+// gantry up carries the gateway with the queue-proxy's runtime settings:
+// it starts itself again once with the sysmon setting in GODEBUG (same
+// PID), and runs on one P while the load is light (internal/procs).
+func TestGatewayRuntimeSettings(t *testing.T) {
+	s := startStack(t, t.TempDir())
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(env, []byte("\x00GODEBUG=schedtrace=2147483647\x00")) {
+		t.Errorf("gantry up's environment has no GODEBUG=schedtrace=2147483647: %q", bytes.ReplaceAll(env, []byte{0}, []byte{' '}))
+	}
+	waitFor(t, 10*time.Second, "one P while idle", func() bool {
+		return containsLine(s.controlPlaneMetrics(t), "go_sched_gomaxprocs_threads 1")
+	})
 }

@@ -81,6 +81,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == process.MountExecCommand {
 		os.Exit(process.MountExec(os.Args[2:]))
 	}
+	startedForGateway(os.Args)
 	root := rootCommand()
 	if len(os.Args) < 2 {
 		root.SetOut(os.Stderr)

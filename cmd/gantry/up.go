@@ -218,7 +218,7 @@ func up(ctx context.Context, f upFlags) error {
 	procsDone := make(chan struct{})
 	go func() {
 		defer close(procsDone)
-		procs.Adapt(runCtx, 500*time.Millisecond, log.With("component", "procs"))
+		procs.Adapt(runCtx, procs.ForGateway(), 250*time.Millisecond, log.With("component", "procs"))
 	}()
 	demoDone := make(chan struct{})
 	if f.demo {

@@ -8,7 +8,7 @@
 // (docs/benchmarks.md, the edge hop). One P avoids it but caps the process
 // at one core when it is saturated. So the process runs on one P while it
 // uses less than most of it, and gets more Ps, one at a time, only while
-// they are kept busy.
+// they are kept busy, up to half the machine (ForGateway).
 package procs
 
 import (
@@ -32,9 +32,9 @@ type Policy struct {
 }
 
 // DefaultPolicy grows past 80% busy and shrinks once the Ps left would be
-// under 60% busy for 3 samples: the gap keeps it from flapping.
+// under 60% busy for 4 samples: the gap keeps it from flapping.
 func DefaultPolicy(max int) Policy {
-	return Policy{Max: max, Grow: 0.8, Shrink: 0.6, ShrinkAfter: 3}
+	return Policy{Max: max, Grow: 0.8, Shrink: 0.6, ShrinkAfter: 4}
 }
 
 // State is what Next remembers between samples.
@@ -61,22 +61,31 @@ func (p Policy) Next(s State, busy float64) State {
 	return s
 }
 
-// Adapt runs the policy until ctx ends, sampling the process's CPU time
-// every interval, starting from one P. It does nothing when GOMAXPROCS
-// is set in the environment (the user's choice stands) or only one P is
-// available; on return it leaves the runtime's default in place again.
-func Adapt(ctx context.Context, interval time.Duration, log *slog.Logger) {
+// ForGateway is the policy of a process that carries a gateway on the
+// machine that also runs what it forwards to: at most half the Ps the
+// runtime would use, since each request costs the queue-proxy and the app
+// behind it at least as much CPU again. Given all the cores, a saturated
+// gateway starves them and serves fewer requests, not more (two cores:
+// docs/benchmarks.md).
+func ForGateway() Policy {
+	return DefaultPolicy(max(1, runtime.GOMAXPROCS(0)/2))
+}
+
+// Adapt runs policy until ctx ends, sampling the process's CPU time every
+// interval, starting from one P. It does nothing when GOMAXPROCS is set
+// in the environment (the user's choice stands); on return it leaves the
+// runtime's default in place again.
+func Adapt(ctx context.Context, policy Policy, interval time.Duration, log *slog.Logger) {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
 	}
-	max := runtime.GOMAXPROCS(0)
-	if max <= 1 {
-		return
-	}
-	policy := DefaultPolicy(max)
 	s := State{Procs: 1}
 	runtime.GOMAXPROCS(1)
 	defer runtime.SetDefaultGOMAXPROCS()
+	if policy.Max <= 1 {
+		<-ctx.Done()
+		return
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	last, lastCPU := time.Now(), cpuTime()

@@ -22,9 +22,9 @@ func TestPolicyNext(t *testing.T) {
 		{"growth is one at a time", 1, []float64{3.9}, 2},
 		{"saturation climbs to the most", 1, []float64{0.9, 1.7, 2.5, 3.9, 3.9}, 4},
 		{"never past the most", 4, []float64{4, 4}, 4},
-		{"a short dip keeps the Ps", 3, []float64{0.5, 0.5, 2, 0.5, 0.5}, 3},
-		{"a long dip gives one back", 3, []float64{0.5, 0.5, 0.5}, 2},
-		{"idle returns to one", 4, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0}, 1},
+		{"a short dip keeps the Ps", 3, []float64{0.5, 0.5, 0.5, 2, 0.5, 0.5, 0.5}, 3},
+		{"a long dip gives one back", 3, []float64{0.5, 0.5, 0.5, 0.5}, 2},
+		{"idle returns to one", 4, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 1},
 		{"between the thresholds nothing moves", 2, []float64{0.7, 1.5, 0.61, 1.59}, 2},
 	}
 	for _, tc := range tests {
@@ -52,7 +52,7 @@ func TestAdaptFollowsLoad(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Adapt(ctx, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		Adapt(ctx, DefaultPolicy(def), 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	waitFor(t, "one P while idle", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 
@@ -78,12 +78,30 @@ func TestAdaptFollowsLoad(t *testing.T) {
 	}
 }
 
+// On a machine of two, the gateway's process keeps one P: the other core
+// is the instances'.
+func TestForGatewayHalvesTheMachine(t *testing.T) {
+	if got, want := ForGateway().Max, max(1, runtime.GOMAXPROCS(0)/2); got != want {
+		t.Errorf("ForGateway().Max = %d, want %d", got, want)
+	}
+	t.Setenv("GOMAXPROCS", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Adapt(ctx, Policy{Max: 1}, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	waitFor(t, "one P", func() bool { return runtime.GOMAXPROCS(0) == 1 })
+	cancel()
+	<-done
+}
+
 func TestAdaptLeavesAnExplicitSetting(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "2")
 	before := runtime.GOMAXPROCS(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	Adapt(ctx, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	Adapt(ctx, DefaultPolicy(2), 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if got := runtime.GOMAXPROCS(0); got != before {
 		t.Errorf("GOMAXPROCS %d, want %d untouched", got, before)
 	}
