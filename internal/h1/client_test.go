@@ -31,7 +31,7 @@ func TestSendAndWaitFullSocket(t *testing.T) {
 	defer app.Close()
 
 	ac := NewClientConn(c)
-	if ac.raw == nil {
+	if ac.sw.raw == nil {
 		t.Fatal("no RawConn for a socket")
 	}
 	ac.Out = bytes.Repeat([]byte("r"), 4<<20)
@@ -48,8 +48,8 @@ func TestSendAndWaitFullSocket(t *testing.T) {
 	if n := <-got; n != len(ac.Out) {
 		t.Fatalf("app got %d bytes, want %d", n, len(ac.Out))
 	}
-	if ac.sent >= len(ac.Out) {
-		t.Errorf("the callback wrote everything (%d bytes): the full-socket path was not taken", ac.sent)
+	if ac.sw.sent >= len(ac.Out) {
+		t.Errorf("the callback wrote everything (%d bytes): the full-socket path was not taken", ac.sw.sent)
 	}
 	if n, err := PeekHead(ac.BR); err != nil || n == 0 {
 		t.Fatalf("response head: %d, %v", n, err)

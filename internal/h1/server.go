@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -144,6 +145,13 @@ func (s *Server) reap() {
 				if limit > 0 && since > int64(limit) && c.state.CompareAndSwap(connIdle, connClosed) {
 					c.nc.Close()
 				}
+			case connHeld:
+				// Past heldWait the wait is ended and the connection read
+				// the ordinary way (sendThenWait); the deadline is set under
+				// s.mu, which the connection takes to clear it.
+				if since > int64(heldWait) && c.state.CompareAndSwap(connHeld, connHeldEnded) {
+					c.nc.SetReadDeadline(aLongTimeAgo)
+				}
 			case connServe:
 				if s.WatchAfter > 0 && since > int64(s.WatchAfter) {
 					c.ctx.watch() // no-op once watching or between requests
@@ -188,7 +196,7 @@ func (s *Server) closeIdle() int {
 		if !c.served.Load() && now-c.since.Load() < int64(5*time.Second) {
 			continue
 		}
-		if c.state.CompareAndSwap(connIdle, connClosed) {
+		if c.state.CompareAndSwap(connIdle, connClosed) || c.state.CompareAndSwap(connHeld, connClosed) {
 			c.nc.Close()
 		}
 	}
@@ -250,6 +258,8 @@ const (
 	connIdle   int32 = iota // waiting for a request
 	connHead                // reading a request head
 	connServe               // serving a request
+	connHeld                // answered, waiting for the next request in sendThenWait
+	connHeldEnded           // that wait ended by the reaper
 	connClosed              // closed by Shutdown or the reaper
 )
 
@@ -265,6 +275,9 @@ type conn struct {
 	served atomic.Bool  // a request has been served
 	// bodyOpen: the request's body is not read to its end (no watch then).
 	bodyOpen atomic.Bool
+	cw       connWriter // c.bw's writer: holds back a response's last write
+	sw       sendWait   // sends it while waiting for the next request
+	noHold   bool       // the client pipelines or idles: no sendThenWait
 
 	// Reused by every request of the connection.
 	req  *http.Request
@@ -308,8 +321,11 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.cr.nc = nc
 	c.br = h1Readers.Get().(*bufio.Reader)
 	c.br.Reset(&c.cr)
+	c.cw.nc = nc
+	c.sw.init(nc)
+	c.sw.onWait = c.waitingHeld
 	c.bw = h1Writers.Get().(*bufio.Writer)
-	c.bw.Reset(nc)
+	c.bw.Reset(&c.cw)
 	c.remote = nc.RemoteAddr().String()
 	c.ctx.c = c
 	c.req = (&http.Request{}).WithContext(&c.ctx)
@@ -364,15 +380,103 @@ func (c *conn) serve() {
 		}
 		c.served.Store(true)
 		if !c.serveRequest() {
+			c.cw.writeHeld() // nothing is held for a closing response; kept safe
 			if c.w.closeAfter && c.w.err == nil {
 				c.lingerClose()
 			}
 			return
 		}
 		if c.srv.closing.Load() {
+			c.cw.writeHeld()
+			return
+		}
+		if c.cw.held != nil && !c.sendThenWait() {
 			return
 		}
 	}
+}
+
+// heldWait bounds the wait of sendThenWait: arming the poller drops a
+// readiness that came before it, which only a client that pipelines (or
+// half-closes before its answer) can have caused. The reaper ends a wait
+// older than this (within its second); the connection is then read the
+// ordinary way, which sees such bytes at once. One that had bytes waiting
+// is not held again, so a pipelining client waits once; an idle one pays
+// one wake-up per idle spell. No timer per request: deadlines set and
+// cleared on every request cost the netpoller spurious wake-ups.
+const heldWait = 500 * time.Millisecond
+
+// sendThenWait writes the held last bytes of a response from inside the
+// wait for the next request (sendWait): a keep-alive client's next request
+// can only come after its answer, and the read that would fail with
+// EAGAIN first is saved. False means the connection is done.
+func (c *conn) sendThenWait() bool {
+	out := c.cw.held
+	c.cw.held = nil
+	err := c.sw.do(out)
+	if c.sw.err == nil && c.sw.sent < len(out) {
+		_, c.sw.err = c.nc.Write(out[c.sw.sent:])
+	}
+	if c.state.CompareAndSwap(connHeld, connIdle) || c.state.CompareAndSwap(connServe, connIdle) {
+		return c.sw.err == nil && err == nil
+	}
+	if !c.state.CompareAndSwap(connHeldEnded, connIdle) {
+		return false // closed by Shutdown or the reaper
+	}
+	c.srv.mu.Lock() // the reaper set the deadline under it
+	c.nc.SetReadDeadline(time.Time{})
+	c.srv.mu.Unlock()
+	if c.sw.err != nil || err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	// Bytes at once after the wait ended: they were there before it.
+	start := nanotime()
+	if _, perr := c.br.Peek(1); perr == nil && nanotime()-start < int64(time.Millisecond) {
+		c.noHold = true
+	}
+	return true
+}
+
+// waitingHeld marks the connection idle in sendThenWait, once its answer
+// is out (sendWait.onWait): from then on Shutdown may close it.
+func (c *conn) waitingHeld() {
+	c.since.Store(nanotime())
+	c.state.CompareAndSwap(connServe, connHeld)
+}
+
+// connWriter is the writer under a connection's bufio.Writer. Asked to
+// hold (hold), it keeps the slice of the next write, the buffer's final
+// flush, instead of writing it: the buffer is not touched again before
+// sendThenWait or writeHeld sends it.
+type connWriter struct {
+	nc   net.Conn
+	hold bool
+	held []byte
+}
+
+func (w *connWriter) Write(p []byte) (int, error) {
+	if w.hold && w.held == nil {
+		w.held = p
+		return len(p), nil
+	}
+	return w.nc.Write(p)
+}
+
+// writeHeld writes what was held the ordinary way.
+func (w *connWriter) writeHeld() {
+	if w.held != nil {
+		w.nc.Write(w.held)
+		w.held = nil
+	}
+}
+
+// mayHold tells whether a keep-alive response's last write may wait for
+// sendThenWait: a socket, no pipelined bytes read already, no body left.
+func (c *conn) mayHold() bool {
+	if c.br.Buffered() > 0 || c.cr.pending {
+		c.noHold = true // it pipelines
+	}
+	return c.sw.raw != nil && !c.noHold && !c.bodyOpen.Load()
 }
 
 // prepare turns the first n buffered bytes into c.req; false means they

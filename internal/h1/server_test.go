@@ -221,6 +221,35 @@ func TestH1Bodies(t *testing.T) {
 	}
 }
 
+// A client that pipelines while its first request is being served: the
+// second request's bytes reach the socket before the first answer is out,
+// so the wait for the next request after that answer (sendThenWait) may
+// not hear of them; it gives up after heldWait and reads them anyway.
+func TestH1PipelinedWhileServing(t *testing.T) {
+	_, addr := startH1(t, time.Minute, time.Minute)
+	rc := dialRaw(t, addr)
+	rc.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // the handler is sleeping
+	rc.send("GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+	start := time.Now()
+	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "slow" {
+		t.Fatalf("first: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "/second" || resp.Header.Get("X-Served-By") != "h1" {
+		t.Fatalf("second: %d %q by %s", resp.StatusCode, body, resp.Header.Get("X-Served-By"))
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the pipelined request took %v", d)
+	}
+	// And the connection goes on as usual.
+	for i := range 50 {
+		rc.send("GET /n HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "/n" {
+			t.Fatalf("request %d after: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
 func TestH1Pipelined(t *testing.T) {
 	_, addr := startH1(t, time.Minute, time.Minute)
 	rc := dialRaw(t, addr)

@@ -313,7 +313,10 @@ func (w *respWriter) finish() bool {
 		w.closeAfter = true
 	}
 	if w.err == nil {
+		c := w.c
+		c.cw.hold = !w.closeAfter && c.mayHold()
 		w.err = bw.Flush()
+		c.cw.hold = false
 	}
 	return w.err == nil && !w.closeAfter
 }
