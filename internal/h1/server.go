@@ -255,12 +255,12 @@ func (s *Server) waitFallback() {
 
 // Connection states, for the reaper and Shutdown.
 const (
-	connIdle   int32 = iota // waiting for a request
-	connHead                // reading a request head
-	connServe               // serving a request
-	connHeld                // answered, waiting for the next request in sendThenWait
-	connHeldEnded           // that wait ended by the reaper
-	connClosed              // closed by Shutdown or the reaper
+	connIdle      int32 = iota // waiting for a request
+	connHead                   // reading a request head
+	connServe                  // serving a request
+	connHeld                   // answered, waiting for the next request in sendThenWait
+	connHeldEnded              // that wait ended by the reaper
+	connClosed                 // closed by Shutdown or the reaper
 )
 
 type conn struct {
