@@ -51,7 +51,8 @@ env ${GW_GOMAXPROCS:+GOMAXPROCS=$GW_GOMAXPROCS} ${GW_GODEBUG:+GODEBUG=$GW_GODEBU
 	"$tmp/gantry" up --state-dir "$tmp/state" --gateway-addr 127.0.0.1:$gw --gateway-tls-addr 127.0.0.1:$tlsp \
 	--ui-addr 127.0.0.1:$ui 2>"$tmp/up.log" &
 gw_pid=$!; pids+=("$gw_pid")
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$ui/healthz" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$ui/healthz" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$ui/healthz" >/dev/null || { echo "gantry up did not answer:" >&2; cat "$tmp/up.log" >&2; exit 1; }
 GANTRY_SERVER=http://127.0.0.1:$ui "$tmp/gantry" apply -f examples/hello.yaml >/dev/null
 for _ in $(seq 100); do
 	curl -sf -H "Host: $host" "http://127.0.0.1:$gw/" >/dev/null && break
