@@ -170,3 +170,45 @@ func scrapeValueOr(t *testing.T, url, prefix, label string, def float64) float64
 	}
 	return sum
 }
+
+// config-network's max-connections holds at the gateway too: with 2, a
+// third client connection waits in the accept queue until one closes.
+func TestGatewayMaxConnections(t *testing.T) {
+	dir := t.TempDir()
+	s := startStack(t, dir)
+	// Only this limit: a header-read timeout would free the idle slot.
+	maxConns := strings.SplitAfter(limitsConfig, "\ndata:\n")[0] + "  max-connections: \"2\"\n"
+	s.mustGantry(maxConns+"---\n"+helloYAML("Max"), "apply", "-f", "-")
+	s.stop() // the proxies read their limits at start
+	s = startStack(t, dir)
+	s.waitServing("hello.default.localhost", "Hello Max!")
+
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", s.gateway)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	http.DefaultClient.CloseIdleConnections() // waitServing's connection
+	time.Sleep(100 * time.Millisecond)
+	get := "GET / HTTP/1.1\r\nHost: hello.default.localhost\r\n\r\n"
+	a, ra := dial()
+	io.WriteString(a, get)
+	if resp, err := http.ReadResponse(ra, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first connection: %v %v", resp, err)
+	}
+	dial() // holds the second slot
+	third, r3 := dial()
+	io.WriteString(third, get)
+	third.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := r3.Peek(1); err == nil {
+		t.Fatal("a third connection was served with max-connections 2")
+	}
+	a.Close()
+	third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := http.ReadResponse(r3, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("third connection after one closed: %v %v", resp, err)
+	}
+}
