@@ -221,6 +221,52 @@ func TestH1Bodies(t *testing.T) {
 	}
 }
 
+// connStates lists the states of s's connections.
+func connStates(s *Server) []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int32
+	for c := range s.conns {
+		out = append(out, c.state.Load())
+	}
+	return out
+}
+
+// A keep-alive answer's last write goes out from inside the wait for the
+// next request (the connection is then connHeld); a client seen to
+// pipeline is read the ordinary way from then on.
+func TestH1HoldsKeepAliveAnswers(t *testing.T) {
+	s, addr := startH1(t, time.Minute, time.Minute)
+	rc := dialRaw(t, addr)
+	rc.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != "/a" {
+		t.Fatalf("GET: %d %q", resp.StatusCode, body)
+	}
+	held := func() bool { st := connStates(s); return len(st) == 1 && st[0] == connHeld }
+	deadline := time.Now().Add(time.Second)
+	for !held() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a keep-alive answer: states %v, want one connHeld (%d)", connStates(s), connHeld)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	rc.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []string{"/b", "/c"} {
+		if resp, body := rc.read("GET"); resp.StatusCode != 200 || body != want {
+			t.Fatalf("pipelined: %d %q, want %q", resp.StatusCode, body, want)
+		}
+	}
+	// Bytes already read are served at once, never after a held wait.
+	if d := time.Since(start); d > heldWait/2 {
+		t.Errorf("two pipelined requests took %v", d)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if held() {
+		t.Errorf("a pipelining client's connection is still held: %v", connStates(s))
+	}
+}
+
 // A client that pipelines while its first request is being served: the
 // second request's bytes reach the socket before the first answer is out,
 // so the wait for the next request after that answer (sendThenWait) may
