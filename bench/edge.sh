@@ -58,7 +58,15 @@ for _ in $(seq 100); do
 	curl -sf -H "Host: $host" "http://127.0.0.1:$gw/" >/dev/null && break
 	sleep 0.2
 done
-qp=$(curl -sf "http://127.0.0.1:$ui/api/v1/revisions/default/hello-00001/instances" | jq -r '.items[0].ports.http')
+inst=$(curl -sf "http://127.0.0.1:$ui/api/v1/revisions/default/hello-00001/instances")
+qp=$(echo "$inst" | jq -r '.items[0].ports.http')
+# The gateway reaches this queue-proxy over its Unix socket. UNIX_PEERS=1
+# (the default) also measures nginx and HAProxy over that same socket, so
+# the transport is not all the difference; UNIX_PEERS=0 skips them.
+qpsock=$(echo "$inst" | jq -r '.items[0].ports.unix // empty')
+UNIX_PEERS=${UNIX_PEERS:-1}
+[ -n "$qpsock" ] || UNIX_PEERS=0
+ngxu=$((base + 5)) hapu=$((base + 6))
 
 # Both as they ship, but for keep-alive to the upstream and no access log
 # (the gateway writes none either); two workers/threads for two cores.
@@ -87,6 +95,14 @@ http {
 NGX
 "$nginx" -p "$tmp" -c "$tmp/nginx.conf" 2>"$tmp/nginx.log" &
 ngx_pid=$!; pids+=("$ngx_pid")
+if [ "$UNIX_PEERS" = 1 ]; then
+	# The socket is the queue-proxy user's alone: nginx's workers run as it.
+	sed -e "s#server 127.0.0.1:$qp;#server unix:$qpsock;#" -e "s#listen 127.0.0.1:$ngx;#listen 127.0.0.1:$ngxu;#" \
+		-e "s#pid $tmp/nginx.pid;#pid $tmp/nginx-unix.pid;\nuser $(id -un);#" \
+		-e "s#nginx-body#nginx-unix-body#; s#nginx-proxy#nginx-unix-proxy#; s#nginx.err#nginx-unix.err#" "$tmp/nginx.conf" >"$tmp/nginx-unix.conf"
+	"$nginx" -p "$tmp" -c "$tmp/nginx-unix.conf" 2>"$tmp/nginx-unix.log" &
+	ngxu_pid=$!; pids+=("$ngxu_pid")
+fi
 cat >"$tmp/haproxy.cfg" <<HAP
 global
 	nbthread 2
@@ -105,9 +121,16 @@ backend qp
 HAP
 "$haproxy" -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
 hap_pid=$!; pids+=("$hap_pid")
+if [ "$UNIX_PEERS" = 1 ]; then
+	sed -e "s#bind 127.0.0.1:$hap#bind 127.0.0.1:$hapu#" -e "s#server qp 127.0.0.1:$qp #server qp $qpsock #" "$tmp/haproxy.cfg" >"$tmp/haproxy-unix.cfg"
+	"$haproxy" -db -f "$tmp/haproxy-unix.cfg" >"$tmp/haproxy-unix.log" 2>&1 &
+	hapu_pid=$!; pids+=("$hapu_pid")
+fi
 
-declare -A url=([direct]=http://127.0.0.1:$qp/ [nginx]=http://127.0.0.1:$ngx/ [haproxy]=http://127.0.0.1:$hap/ [gateway]=http://127.0.0.1:$gw/)
+declare -A url=([direct]=http://127.0.0.1:$qp/ [nginx]=http://127.0.0.1:$ngx/ [haproxy]=http://127.0.0.1:$hap/ [gateway]=http://127.0.0.1:$gw/
+	[nginx-unix]=http://127.0.0.1:$ngxu/ [haproxy-unix]=http://127.0.0.1:$hapu/)
 targets=(direct nginx haproxy gateway)
+[ "$UNIX_PEERS" = 1 ] && targets+=(nginx-unix haproxy-unix)
 for t in "${targets[@]}"; do
 	for _ in $(seq 50); do curl -sf -o /dev/null -H "Host: $host" "${url[$t]}" && break; sleep 0.1; done
 	curl -sf -o /dev/null -H "Host: $host" "${url[$t]}" || { echo "$t does not answer" >&2; cat "$tmp"/*.log >&2; exit 1; }
@@ -128,6 +151,8 @@ ticks() {
 	direct) echo 0; return ;;
 	nginx) all="$ngx_pid $(ps -o pid= --ppid "$ngx_pid" | tr '\n' ' ')" ;;
 	haproxy) all=$hap_pid ;;
+	nginx-unix) all="$ngxu_pid $(ps -o pid= --ppid "$ngxu_pid" | tr '\n' ' ')" ;;
+	haproxy-unix) all=$hapu_pid ;;
 	gateway) all=$gw_pid ;;
 	esac
 	local sum=0
@@ -151,9 +176,12 @@ for r in $(seq "$ROUNDS"); do
 		script=() body=0
 		[ $w = post ] && script=(-s "$tmp/post.lua") body=4096
 		for t in "${targets[@]}"; do
+			c0=$(ticks "$t")
 			v=$(wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Host: $host" "${script[@]}" "${url[$t]}" | awk '/Requests\/sec/ { print $2 }')
+			c1=$(ticks "$t")
 			rps[$w,$t]=$(add "${rps[$w,$t]}" "$v")
-			echo "round $r $w saturated $t: $v req/s" >&2
+			cores=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v d="$DUR" 'BEGIN { printf "%.2f", c / hz / d }')
+			echo "round $r $w saturated $t: $v req/s, proxy cores=$cores" >&2
 		done
 		for t in "${targets[@]}"; do
 			c0=$(ticks "$t")
@@ -177,13 +205,13 @@ done
 echo
 echo "mean of $ROUNDS interleaved rounds; wrk -t2 -c$CONNS -d${DUR}s; fixed rate $RATE req/s for ${RATE_DUR}s; one connection wrk -t1 -c1 -d${LAT_DUR}s"
 echo "load average (1/5/15 min): $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-printf '%-5s %-8s %10s %14s %9s %9s %10s %10s\n' req target "req/s" "cpu-s/1000req" "p50(us)" "p99(us)" "+p50(us)" "+p99(us)"
+printf '%-5s %-12s %10s %14s %9s %9s %10s %10s\n' req target "req/s" "cpu-s/1000req" "p50(us)" "p99(us)" "+p50(us)" "+p99(us)"
 for w in get post; do
 	for t in "${targets[@]}"; do
 		awk -v w="$w" -v t="$t" -v n="$ROUNDS" -v r="${rps[$w,$t]}" -v c="${cpu[$w,$t]}" -v a="${p50[$w,$t]}" -v b="${p99[$w,$t]}" \
 			-v da="${p50[$w,direct]}" -v db="${p99[$w,direct]}" 'BEGIN {
 			cs = (t == "direct") ? "-" : sprintf("%.4f", c / n)
-			printf "%-5s %-8s %10.0f %14s %9.0f %9.0f %10.0f %10.0f\n", w, t, r / n, cs, a / n, b / n, (a - da) / n, (b - db) / n }'
+			printf "%-5s %-12s %10.0f %14s %9.0f %9.0f %10.0f %10.0f\n", w, t, r / n, cs, a / n, b / n, (a - da) / n, (b - db) / n }'
 	done
 done
 # The worse of GET and POST: lower rps ratio, higher cpu ratio.
@@ -193,6 +221,11 @@ ratio() { # other -> "rps cpu"
 		r1 = g1 / o1; r2 = g2 / o2; c1 = gc1 / oc1; c2 = gc2 / oc2
 		printf "%.2f %.2f", (r1 < r2 ? r1 : r2), (c1 > c2 ? c1 : c2) }'
 }
+if [ "$UNIX_PEERS" = 1 ]; then
+	read -r r1 c1 <<<"$(ratio haproxy-unix)"
+	read -r r2 c2 <<<"$(ratio nginx-unix)"
+	echo "edge, the others on the gateway's Unix socket too: gateway/haproxy-unix rps=$r1 cpu=$c1 gateway/nginx-unix rps=$r2 cpu=$c2"
+fi
 read -r r1 c1 <<<"$(ratio haproxy)"
 read -r r2 c2 <<<"$(ratio nginx)"
 echo "edge: gateway/haproxy rps=$r1 cpu=$c1 gateway/nginx rps=$r2 cpu=$c2"

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +14,9 @@ type instancesJSON struct {
 		Ready    bool   `json:"ready"`
 		AppPID   int    `json:"appPid"`
 		Restarts int    `json:"restarts"`
+		Ports    struct {
+			Unix string `json:"unix"`
+		} `json:"ports"`
 	} `json:"items"`
 }
 
@@ -29,6 +33,10 @@ func TestKilledInstanceRestarts(t *testing.T) {
 		t.Fatalf("instances: %+v %v", inst, err)
 	}
 	pid := inst.Items[0].AppPID
+	sock := inst.Items[0].Ports.Unix
+	if sock == "" || unixConns(t, sock) < 2 {
+		t.Fatalf("the gateway does not reach the queue-proxy over its Unix socket %q (%d sockets on it)", sock, unixConns(t, sock))
+	}
 
 	type result struct {
 		code int
@@ -67,10 +75,41 @@ func TestKilledInstanceRestarts(t *testing.T) {
 	if !strings.Contains(body, "hello-00001") {
 		t.Errorf("after the restart: %q", body)
 	}
+	// The new queue-proxy has a socket of its own, which the gateway uses;
+	// the old one is gone.
+	if err := s.getJSON("/api/v1/revisions/default/hello-00001/instances", &inst); err != nil || len(inst.Items) != 1 {
+		t.Fatalf("instances: %+v %v", inst, err)
+	}
+	if now := inst.Items[0].Ports.Unix; now == "" || now == sock || unixConns(t, now) < 2 {
+		t.Errorf("after the restart: socket %q (was %q), %d sockets on it", now, sock, unixConns(t, now))
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("the stopped queue-proxy's socket %s is left: %v", sock, err)
+	}
 	// gantry up itself is unaffected.
 	select {
 	case <-s.done:
 		t.Fatalf("gantry up exited: %v", s.exitError)
 	default:
 	}
+}
+
+// unixConns counts the sockets bound to path in /proc/net/unix: the
+// listener and, on the server side, each connection it accepted.
+func unixConns(t *testing.T, path string) int {
+	t.Helper()
+	if path == "" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 8 && f[len(f)-1] == path {
+			n++
+		}
+	}
+	return n
 }

@@ -6,6 +6,10 @@ import "sync/atomic"
 type Endpoint struct {
 	HTTP string // host:port of the HTTP/1.1 proxy (Knative's 8012)
 	H2C  string // host:port of the h2c proxy (Knative's 8013), for gRPC
+	// Unix is the path of a Unix socket serving what HTTP does, for a
+	// queue-proxy on this machine: the HTTP/1 fast path then skips loopback
+	// TCP on that hop. "": none.
+	Unix string
 }
 
 // Endpoints maps "namespace/revision" to the revision's ready instances.

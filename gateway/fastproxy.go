@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,7 +73,11 @@ func (f *fastProxy) get(ctx context.Context, p *h1.Pool, addr string, replay boo
 	}
 	d := f.dialer
 	d.Timeout, d.KeepAlive = 5*time.Second, 30*time.Second
-	c, err := d.DialContext(ctx, "tcp", addr)
+	network := "tcp"
+	if strings.HasPrefix(addr, "/") { // a queue-proxy's Unix socket (Endpoint.Unix)
+		network = "unix"
+	}
+	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, false, err
 	}

@@ -338,6 +338,7 @@ func (g *Gateway) activate(w http.ResponseWriter, r *http.Request, tg *Target, r
 // backendCall is where and how a request goes to the queue-proxy.
 type backendCall struct {
 	addr string
+	unix string // the queue-proxy's Unix socket for the fast path; "": addr
 	host string // Host to send
 	h2c  bool   // prior-knowledge HTTP/2 to the queue-proxy's h2c port
 }
@@ -352,12 +353,12 @@ func (g *Gateway) backendFor(r *http.Request, hr *hostRoute, tg *Target, ep Endp
 	}
 	r.Header["Knative-Serving-Revision"] = tg.hdrRevision
 	r.Header["Knative-Serving-Namespace"] = tg.hdrNamespace
-	call := backendCall{addr: ep.HTTP, host: r.Host}
+	call := backendCall{addr: ep.HTTP, unix: ep.Unix, host: r.Host}
 	if hr.entry.RewriteHost != "" {
 		call.host = hr.entry.RewriteHost
 	}
 	if ep.H2C != "" && r.Header.Get("Upgrade") == "" && (tg.H2C || (tg.GRPC && isGRPC(r, tg.GRPCService))) {
-		call.addr, call.h2c = ep.H2C, true
+		call.addr, call.unix, call.h2c = ep.H2C, "", true
 	}
 	return call
 }
@@ -370,7 +371,11 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, call backendCa
 		r.Body = body // a failed forward can then tell the client's fault (backendError)
 	}
 	if !call.h2c && fastEligible(r) {
-		if err := g.fast.serve(w, r, call.addr, call.host, g.count); err != nil {
+		addr := call.addr
+		if call.unix != "" {
+			addr = call.unix
+		}
+		if err := g.fast.serve(w, r, addr, call.host, g.count); err != nil {
 			g.backendError(w, r, err)
 		}
 		return

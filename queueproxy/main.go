@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/h1"
+	"github.com/gantry-dev/gantry/internal/multilisten"
 )
 
 // Ports are the bound ports, as written to --ports-file.
@@ -26,10 +27,14 @@ type Ports struct {
 	Admin   int `json:"admin"`
 	Stats   int `json:"stats"`
 	Metrics int `json:"metrics"`
+	// Unix is the socket that serves what HTTP does, for a gateway on the
+	// same machine; "" when none was asked for or it could not be made.
+	Unix string `json:"unix,omitempty"`
 }
 
 type options struct {
 	ports       Ports
+	unixSocket  string
 	portsFile   string
 	quiet       time.Duration
 	wsGrace     time.Duration
@@ -45,6 +50,7 @@ func parseFlags(args []string, getenv func(string) string) (options, Env, error)
 	fs.IntVar(&o.ports.Admin, "admin-port", 8022, "admin port: health and /wait-for-drain")
 	fs.IntVar(&o.ports.Stats, "stats-port", 9090, "autoscaler stats port")
 	fs.IntVar(&o.ports.Metrics, "metrics-port", 9091, "Prometheus request metrics port")
+	fs.StringVar(&o.unixSocket, "unix-socket", "", "also serve the HTTP/1.1 proxy on this Unix socket (for a gateway on the same machine)")
 	fs.StringVar(&o.portsFile, "ports-file", "", "write the bound ports as JSON to this file once all are listening")
 	fs.DurationVar(&o.quiet, "drain-quiet-period", 30*time.Second, "on shutdown, wait until no request arrived for this long")
 	fs.DurationVar(&o.wsGrace, "websocket-drain-grace", 60*time.Second, "on shutdown, how long upgraded connections may stay open")
@@ -94,6 +100,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string) error 
 	lns, ports, err := listenAll(o.ports)
 	if err != nil {
 		return fmt.Errorf("queue-proxy: %w", err)
+	}
+	if o.unixSocket != "" {
+		// Optional: without it the gateway uses the TCP port.
+		if uln, err := listenUnix(o.unixSocket); err != nil {
+			log.Warn("no Unix socket; the HTTP port serves alone", "err", err)
+		} else {
+			lns[0], ports.Unix = multilisten.New(lns[0], uln), o.unixSocket
+		}
 	}
 	// From here on, the servers own (and close) the listeners.
 	lns[0], lns[1] = env.Limits.Listen(lns[0]), env.Limits.Listen(lns[1])
@@ -271,6 +285,27 @@ func listenAll(want Ports) ([]net.Listener, Ports, error) {
 		*[]*int{&got.HTTP, &got.H2C, &got.Admin, &got.Stats, &got.Metrics}[i] = port
 	}
 	return lns, got, nil
+}
+
+// listenUnix listens on path, replacing a socket a killed queue-proxy left
+// there (never another kind of file), readable by this user only. Closing
+// the listener removes the file.
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("unix socket %s: a file that is not a socket is in the way", path)
+		}
+		os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("unix socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("unix socket: %w", err)
+	}
+	return ln, nil
 }
 
 // writePortsFile replaces path atomically, so a reader never sees half a file.

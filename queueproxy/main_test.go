@@ -75,7 +75,7 @@ func TestMainErrors(t *testing.T) {
 func TestWritePortsFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "p.json")
-	if err := writePortsFile(p, Ports{1, 2, 3, 4, 5}); err != nil {
+	if err := writePortsFile(p, Ports{HTTP: 1, H2C: 2, Admin: 3, Stats: 4, Metrics: 5}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(p)

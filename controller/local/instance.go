@@ -62,14 +62,19 @@ type InstanceInfo struct {
 }
 
 type ports struct {
-	HTTP    int `json:"http"`
-	H2C     int `json:"h2c"`
-	Admin   int `json:"admin"`
-	Stats   int `json:"stats"`
-	Metrics int `json:"metrics"`
+	HTTP    int    `json:"http"`
+	H2C     int    `json:"h2c"`
+	Admin   int    `json:"admin"`
+	Stats   int    `json:"stats"`
+	Metrics int    `json:"metrics"`
+	Unix    string `json:"unix,omitempty"` // the HTTP port's Unix socket, for the gateway
 }
 
 var errPermanent = errors.New("not runnable")
+
+// maxUnixPath: a Unix socket's path must fit sockaddr_un (108 bytes on
+// Linux, 104 on the BSDs); a longer state dir keeps the gateway on TCP.
+const maxUnixPath = 100
 
 func (in *instance) info() InstanceInfo {
 	in.mu.Lock()
@@ -201,6 +206,15 @@ func (in *instance) runOnce(ctx context.Context) error {
 	os.Remove(portsFile)
 	qpArgs := []string{"queue-proxy", "--http-port=0", "--h2c-port=0", "--admin-port=0", "--stats-port=0", "--metrics-port=0",
 		"--ports-file=" + portsFile, "--drain-quiet-period=" + in.rt.opts.DrainQuietPeriod.String()}
+	in.mu.Lock()
+	start := in.restarts
+	in.mu.Unlock()
+	// A path per start: the gateway's pooled connections to a queue-proxy
+	// that died must not be taken for the next one's.
+	if sock := filepath.Join(filepath.Dir(in.logPath), in.name+"."+strconv.Itoa(start)+".sock"); len(sock) <= maxUnixPath {
+		qpArgs = append(qpArgs, "--unix-socket="+sock)
+		defer os.Remove(sock) // the queue-proxy removes it, unless it was killed
+	}
 	qp, err := process.StartProcess(in.rt.opts.Binary, qpArgs, qpEnv, "", in.qpLog)
 	if err != nil {
 		app.Stop(time.Second)

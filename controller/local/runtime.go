@@ -287,7 +287,7 @@ func (r *Runtime) Endpoints() gateway.Endpoints {
 	for k, rs := range r.revs {
 		for _, in := range rs.instances {
 			if i := in.info(); i.Ready {
-				out[k] = append(out[k], gateway.Endpoint{HTTP: i.Address, H2C: "127.0.0.1:" + strconv.Itoa(i.Ports.H2C)})
+				out[k] = append(out[k], gateway.Endpoint{HTTP: i.Address, H2C: "127.0.0.1:" + strconv.Itoa(i.Ports.H2C), Unix: i.Ports.Unix})
 			}
 		}
 		sort.Slice(out[k], func(a, b int) bool { return out[k][a].HTTP < out[k][b].HTTP })

@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An endpoint with a Unix socket (a queue-proxy on this machine) gets the
+// fast path's requests, bodies included, over that socket; its TCP port
+// keeps what the fast path does not take.
+func TestFastPathOverUnixSocket(t *testing.T) {
+	named := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			w.Header().Set("X-Backend", name)
+			io.WriteString(w, r.Method+" "+r.Header.Get("Knative-Serving-Revision")+" "+string(b))
+		})
+	}
+	tcp := httptest.NewServer(named("tcp"))
+	t.Cleanup(tcp.Close)
+	sock := filepath.Join(t.TempDir(), "qp.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix := httptest.NewUnstartedServer(named("unix"))
+	unix.Listener.Close()
+	unix.Listener = ln
+	unix.Start()
+	t.Cleanup(unix.Close)
+
+	g := New(Options{})
+	g.proxy.Transport = noReverseProxy{t}
+	g.SetTable(mustTable(t, entry("u.default.localhost", target("u", 100))))
+	g.SetEndpoints(Endpoints{"default/u": {{HTTP: tcp.Listener.Addr().String(), Unix: sock}}})
+	front := httptest.NewServer(g)
+	t.Cleanup(front.Close)
+
+	for _, tc := range []struct{ method, body string }{{"GET", ""}, {"POST", "hello"}, {"PUT", strings.Repeat("x", 70000)}, {"GET", ""}} {
+		req, _ := http.NewRequest(tc.method, front.URL+"/", strings.NewReader(tc.body))
+		req.Host = "u.default.localhost"
+		if tc.body == "" {
+			req.Body = nil
+		}
+		resp, err := front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Backend") != "unix" || string(b) != tc.method+" u "+tc.body {
+			t.Fatalf("%s: %d from %q: %.40q", tc.method, resp.StatusCode, resp.Header.Get("X-Backend"), b)
+		}
+	}
+
+	// A socket nobody listens on is the backend's failure: a 502, no
+	// silent fall back to another address.
+	unix.Close()
+	req, _ := http.NewRequest("GET", front.URL+"/", nil)
+	req.Host = "u.default.localhost"
+	resp, err := front.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("dead socket: %d, want 502", resp.StatusCode)
+	}
+}
