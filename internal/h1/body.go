@@ -28,6 +28,11 @@ type Body struct {
 	idle time.Duration
 	left int64 // bytes still allowed; -1: no limit
 
+	// deadline is the read deadline last set (zero: none). Read moves it
+	// only once it lags by an eighth of idle: each move is a runtime timer
+	// change, and may wake the netpoller, so not one per read.
+	deadline time.Time
+
 	mu  sync.Mutex // Read runs in the transport's goroutine
 	err error
 }
@@ -53,7 +58,12 @@ func (b *Body) Read(p []byte) (int, error) {
 		p = p[:b.left+1] // one byte more tells "at the limit" from "past it"
 	}
 	if b.rc2 != nil {
-		b.rc2.SetReadDeadline(time.Now().Add(b.idle))
+		// A stall ends between idle and idle+idle/8 after the last read,
+		// never earlier.
+		if want := time.Now().Add(b.idle); want.Sub(b.deadline) > 0 {
+			b.deadline = want.Add(b.idle / 8)
+			b.rc2.SetReadDeadline(b.deadline)
+		}
 	}
 	n, err := b.rc.Read(p)
 	if b.left >= 0 {
@@ -72,6 +82,7 @@ func (b *Body) Read(p []byte) (int, error) {
 			// stays: the server then gives up on the rest of the body at
 			// once instead of waiting to discard it.
 			b.rc2.SetReadDeadline(time.Time{})
+			b.deadline = time.Time{}
 		}
 		return n, err
 	}

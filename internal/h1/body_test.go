@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -100,5 +101,47 @@ func TestCheckHead(t *testing.T) {
 	}
 	if (Limits{MaxBodyBytes: 5}).CheckBody(&http.Request{ContentLength: 6}) != 413 {
 		t.Error("declared length over the limit not refused")
+	}
+}
+
+// deadlineRecorder is a ResponseWriter whose read deadlines are recorded.
+type deadlineRecorder struct {
+	httptest.ResponseRecorder
+	set []time.Time
+}
+
+func (d *deadlineRecorder) SetReadDeadline(t time.Time) error {
+	d.set = append(d.set, t)
+	return nil
+}
+
+// The idle deadline moves once per eighth of the timeout, not per read,
+// and is never sooner than the timeout after any read; EOF clears it.
+func TestBodyIdleDeadlineIsCoarse(t *testing.T) {
+	const idle = 800 * time.Millisecond
+	w := &deadlineRecorder{}
+	r := httptest.NewRequest("POST", "/", io.NopCloser(iotest.OneByteReader(strings.NewReader(strings.Repeat("x", 100)))))
+	b := NewBody(w, r, Limits{BodyIdleTimeout: idle})
+	buf := make([]byte, 10)
+	for i := 0; i < 50; i++ {
+		before := time.Now()
+		if _, err := b.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		if last := w.set[len(w.set)-1]; last.Before(before.Add(idle)) {
+			t.Fatalf("read %d: deadline %v is sooner than the idle timeout", i, last.Sub(before))
+		}
+	}
+	if len(w.set) != 1 {
+		t.Errorf("%d deadline changes for 50 quick reads, want 1", len(w.set))
+	}
+	time.Sleep(idle/8 + 10*time.Millisecond)
+	b.Read(buf)
+	if len(w.set) != 2 {
+		t.Errorf("after an eighth of the timeout: %d changes, want 2", len(w.set))
+	}
+	io.Copy(io.Discard, b)
+	if last := w.set[len(w.set)-1]; !last.IsZero() {
+		t.Errorf("after EOF the deadline is %v, want none", last)
 	}
 }
