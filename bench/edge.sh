@@ -6,11 +6,15 @@
 #   - saturated requests/s (wrk -t2 -cCONNS),
 #   - CPU-seconds per 1,000 requests of the proxy's processes at RATE req/s,
 #   - p50/p99 on one connection, and what the hop adds to direct's.
-# "direct" is the queue-proxy itself. The last line compares the gateway
-# with each, taking the worse of GET and POST:
+# "direct" is the queue-proxy itself. The gateway reaches it over its Unix
+# socket (as `gantry up` always does on one machine), nginx and HAProxy
+# over TCP; with UNIX_PEERS=1 (the default) a second nginx and HAProxy on
+# that same socket are measured too, and compared on the line before the
+# last. The last line compares the gateway with the TCP ones, taking the
+# worse of GET and POST:
 #   edge: gateway/haproxy rps=R1 cpu=C1 gateway/nginx rps=R2 cpu=C2
 #
-#   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2
+#   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2 UNIX_PEERS=1
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
