@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,15 @@ func TestUnixSocket(t *testing.T) {
 	stale.(*net.UnixListener).SetUnlinkOnClose(false)
 	stale.Close() // what kill -9 leaves behind: the file, nobody listening
 
-	q := startQP(t, testEnv(startApp(t)), "--unix-socket="+sock)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-XFF", strings.Join(r.Header.Values("X-Forwarded-For"), "|"))
+		if r.URL.Query().Get("status") == "201" {
+			w.WriteHeader(201)
+		}
+		io.WriteString(w, "Hello test!")
+	}))
+	t.Cleanup(app.Close)
+	q := startQP(t, testEnv(app.Listener.Addr().(*net.TCPAddr).Port), "--unix-socket="+sock)
 	waitReady(t, q)
 	if q.Unix != sock {
 		t.Fatalf("ports file unix = %q, want %q", q.Unix, sock)
@@ -41,9 +50,15 @@ func TestUnixSocket(t *testing.T) {
 	}
 	c := unixClient(sock)
 	for i := 0; i < 3; i++ { // keep-alive: the same connection serves again
-		resp, err := c.Get("http://hello.example/?status=201")
+		req, _ := http.NewRequest("GET", "http://hello.example/?status=201", nil)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7") // what the gateway writes
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// A Unix socket peer has no address to add; the earlier hops stay.
+		if got := resp.Header.Get("X-Seen-XFF"); got != "203.0.113.7" {
+			t.Errorf("the app saw X-Forwarded-For %q, want 203.0.113.7", got)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,5 +56,37 @@ func TestSendAndWaitFullSocket(t *testing.T) {
 	}
 	if n, err := PeekHead(ac.BR); err != nil || n == 0 {
 		t.Fatalf("response head: %d, %v", n, err)
+	}
+}
+
+// X-Forwarded-For keeps the earlier hops and adds the peer's IP when it
+// has one; a Unix socket peer adds nothing.
+func TestForwardedFor(t *testing.T) {
+	for _, tc := range []struct {
+		remote string
+		xff    []string
+		want   string // "" : no header
+	}{
+		{"10.0.0.2:5", nil, "10.0.0.2"},
+		{"10.0.0.2:5", []string{"203.0.113.7"}, "203.0.113.7, 10.0.0.2"},
+		{"@", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"@", []string{"203.0.113.7", "198.51.100.1"}, "203.0.113.7, 198.51.100.1"},
+		{"@", nil, ""},
+	} {
+		r := httptest.NewRequest("GET", "http://h/", nil)
+		r.RemoteAddr = tc.remote
+		r.Header = http.Header{}
+		if tc.xff != nil {
+			r.Header["X-Forwarded-For"] = tc.xff
+		}
+		head := string(AppendRequestHead(nil, r, "", true))
+		got, found := "", strings.Count(head, "X-Forwarded-For:")
+		if i := strings.Index(head, "X-Forwarded-For: "); i >= 0 {
+			got = head[i+len("X-Forwarded-For: "):]
+			got = got[:strings.Index(got, "\r\n")]
+		}
+		if got != tc.want || found > 1 {
+			t.Errorf("remote %q xff %q: %q (%d headers), want %q", tc.remote, tc.xff, got, found, tc.want)
+		}
 	}
 }

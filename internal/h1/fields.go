@@ -53,13 +53,23 @@ func AppendRequestHead(b []byte, r *http.Request, host string, forwarded bool) [
 		}
 	}
 	if forwarded {
-		if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		// A peer with no IP (a Unix socket) adds no hop; what the earlier
+		// hops wrote is kept either way.
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if xff := r.Header["X-Forwarded-For"]; len(xff) > 0 || err == nil {
 			b = append(b, "X-Forwarded-For: "...)
-			for _, v := range r.Header["X-Forwarded-For"] {
+			for i, v := range xff {
+				if i > 0 {
+					b = append(b, ", "...)
+				}
 				b = append(b, v...)
-				b = append(b, ", "...)
 			}
-			b = append(b, ip...)
+			if err == nil {
+				if len(xff) > 0 {
+					b = append(b, ", "...)
+				}
+				b = append(b, ip...)
+			}
 			b = append(b, "\r\n"...)
 		}
 		b = append(b, "X-Forwarded-Host: "...)
