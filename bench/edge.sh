@@ -14,7 +14,7 @@
 # worse of GET and POST:
 #   edge: gateway/haproxy rps=R1 cpu=C1 gateway/nginx rps=R2 cpu=C2
 #
-#   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2 UNIX_PEERS=1
+#   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2 UNIX_PEERS=1 PEER_WORKERS=2
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -24,6 +24,7 @@ RATE=${RATE:-2000}
 RATE_DUR=${RATE_DUR:-5}
 LAT_DUR=${LAT_DUR:-3}
 WARM=${WARM:-2} # seconds of wrk per target before measuring; 0: none
+PEER_WORKERS=${PEER_WORKERS:-2} # nginx's worker_processes, HAProxy's nbthread
 
 cd "$(dirname "$0")/.."
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -75,7 +76,7 @@ ngxu=$((base + 5)) hapu=$((base + 6))
 # Both as they ship, but for keep-alive to the upstream and no access log
 # (the gateway writes none either); two workers/threads for two cores.
 cat >"$tmp/nginx.conf" <<NGX
-worker_processes 2;
+worker_processes $PEER_WORKERS;
 daemon off;
 pid $tmp/nginx.pid;
 error_log $tmp/nginx.err warn;
@@ -109,7 +110,7 @@ if [ "$UNIX_PEERS" = 1 ]; then
 fi
 cat >"$tmp/haproxy.cfg" <<HAP
 global
-	nbthread 2
+	nbthread $PEER_WORKERS
 	maxconn 4000
 defaults
 	mode http
