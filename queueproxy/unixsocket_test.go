@@ -56,7 +56,7 @@ func TestUnixSocket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A Unix socket peer has no address to add; the earlier hops stay.
+		// The gateway's X-Forwarded-For reaches the app as it was sent.
 		if got := resp.Header.Get("X-Seen-XFF"); got != "203.0.113.7" {
 			t.Errorf("the app saw X-Forwarded-For %q, want 203.0.113.7", got)
 		}
