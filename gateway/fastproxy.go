@@ -21,7 +21,7 @@ import (
 // per connection; skipping that is most of the gateway's own cost.
 // Upgrades, Expect: 100-continue and h2c take the ReverseProxy.
 type fastProxy struct {
-	pools  sync.Map // addr → *h1.Pool
+	pools  sync.Map // addr → *h1.Pool; forget drops those of gone instances
 	dialer net.Dialer
 }
 
@@ -58,6 +58,28 @@ func (f *fastProxy) pool(addr string) *h1.Pool {
 	}
 	p, _ := f.pools.LoadOrStore(addr, h1.NewPool(maxIdlePerBackend))
 	return p.(*h1.Pool)
+}
+
+// forget closes and drops the pools of addresses that live says are no
+// longer any instance's: each start of an instance has a socket path of
+// its own, so without this the map grows with every restart and keeps
+// connections to queue-proxies that are gone. A request still on a dropped
+// pool's connection closes it when done.
+func (f *fastProxy) forget(live func(addr string) bool) {
+	f.pools.Range(func(k, v any) bool {
+		if addr := k.(string); !live(addr) {
+			f.pools.Delete(addr)
+			v.(*h1.Pool).Close()
+		}
+		return true
+	})
+}
+
+// pooled: some backend has a pool.
+func (f *fastProxy) pooled() bool {
+	found := false
+	f.pools.Range(func(_, _ any) bool { found = true; return false })
+	return found
 }
 
 func (f *fastProxy) get(ctx context.Context, p *h1.Pool, addr string, replay bool) (*h1.ClientConn, bool, error) {

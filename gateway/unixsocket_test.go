@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // An endpoint with a Unix socket (a queue-proxy on this machine) gets the
@@ -70,5 +71,74 @@ func TestFastPathOverUnixSocket(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("dead socket: %d, want 502", resp.StatusCode)
+	}
+}
+
+// An instance that leaves the endpoints takes its pool with it: the map
+// does not grow with restarts (each has a socket path of its own), and the
+// idle connections to it are closed.
+func TestPoolsOfGoneInstancesAreClosed(t *testing.T) {
+	closed := make(chan struct{}, 16)
+	old := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "old") }))
+	old.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	old.Start()
+	t.Cleanup(old.Close)
+	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "next") }))
+	t.Cleanup(next.Close)
+
+	g := New(Options{})
+	g.proxy.Transport = noReverseProxy{t}
+	g.SetTable(mustTable(t, entry("u.default.localhost", target("u", 100))))
+	front := httptest.NewServer(g)
+	t.Cleanup(front.Close)
+	get := func(want string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", front.URL+"/", nil)
+		req.Host = "u.default.localhost"
+		resp, err := front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("GET: %d %q, want 200 %q", resp.StatusCode, b, want)
+		}
+	}
+	pools := func() (n int) {
+		g.fast.pools.Range(func(_, _ any) bool { n++; return true })
+		return n
+	}
+
+	g.SetEndpoints(Endpoints{"default/u": {{HTTP: old.Listener.Addr().String()}}})
+	get("old")
+	get("old")
+	if n := pools(); n != 1 {
+		t.Fatalf("%d pools after two requests to one instance, want 1", n)
+	}
+	// The same instance listed again (another revision changed) keeps its pool.
+	g.SetEndpoints(Endpoints{"default/u": {{HTTP: old.Listener.Addr().String()}}, "default/v": nil})
+	if n := pools(); n != 1 {
+		t.Fatalf("%d pools with the instance still listed, want 1", n)
+	}
+	select {
+	case <-closed:
+		t.Fatal("the pooled connection to a listed instance was closed")
+	default:
+	}
+
+	g.SetEndpoints(Endpoints{"default/u": {{HTTP: next.Listener.Addr().String()}}})
+	get("next")
+	if n := pools(); n != 1 {
+		t.Errorf("%d pools after the instance was replaced, want 1 (the gone one's dropped)", n)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Error("the idle connection to the gone instance was never closed")
 	}
 }

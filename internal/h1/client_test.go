@@ -90,3 +90,20 @@ func TestForwardedFor(t *testing.T) {
 		}
 	}
 }
+
+// A connection put back after its pool was closed (a request that ended
+// after its instance left) is closed, not kept.
+func TestPoolPutAfterClose(t *testing.T) {
+	p := NewPool(4)
+	a, b := net.Pipe()
+	defer b.Close()
+	p.Close()
+	p.Put(NewClientConn(a))
+	if ac := p.Get(); ac != nil {
+		t.Fatal("a closed pool handed out a connection")
+	}
+	b.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := b.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the connection put back is still open: read %v, want EOF", err)
+	}
+}

@@ -1,9 +1,15 @@
 package h1
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Pool keeps idle keep-alive connections to one backend.
-type Pool struct{ idle chan *ClientConn }
+type Pool struct {
+	idle   chan *ClientConn
+	closed atomic.Bool
+}
 
 func NewPool(maxIdle int) *Pool { return &Pool{idle: make(chan *ClientConn, maxIdle)} }
 
@@ -28,10 +34,23 @@ func (p *Pool) Put(ac *ClientConn) {
 	case p.idle <- ac:
 	default:
 		ac.Conn.Close()
+		return
+	}
+	// Close drains after it marks the pool: one of the two drains whatever
+	// a Put racing with it kept.
+	if p.closed.Load() {
+		p.CloseIdle()
 	}
 }
 
-// CloseIdle closes the pooled connections (at shutdown).
+// Close closes the idle connections and every one put back later: the
+// backend is gone.
+func (p *Pool) Close() {
+	p.closed.Store(true)
+	p.CloseIdle()
+}
+
+// CloseIdle closes the pooled connections.
 func (p *Pool) CloseIdle() {
 	for {
 		select {
