@@ -22,6 +22,10 @@ type Query struct {
 	Unit string
 	// Description says what the query shows, for panel descriptions and tooltips.
 	Description string
+	// MinWindow, when set, is the shortest range Render puts in place of
+	// $__rate_interval: a rate over cAdvisor's counters needs two of its
+	// samples, which are 10-15 s apart whatever the scrape interval.
+	MinWindow string
 }
 
 // Grafana unit ids used by the queries.
@@ -93,6 +97,11 @@ func byPod(cadvisor string) string {
 }
 
 const podContainers = `namespace=~"$namespace", container=~"` + ContainerApp + `|` + ContainerQueueProxy + `"`
+
+// cadvisorWindow is the MinWindow of queries over cAdvisor's rates: a 30 s
+// window holds one of its samples at times, and the container's CPU then
+// drops out of the sum.
+const cadvisorWindow = "1m"
 
 var (
 	cpuByPod    = byPod(`rate(container_cpu_usage_seconds_total{` + podContainers + `}[$__rate_interval])`)
@@ -264,6 +273,7 @@ var (
 		ID: "cpu_by_revision", Title: "CPU by revision and container", Legend: "{{revision_name}} {{container}}", Unit: UnitShort,
 		Expr:        `sum by (` + byRev + `, container) (` + cpuByPod + `)`,
 		Description: "vCPU used (CPU-seconds per second) by the app (user-container) and the queue-proxy.",
+		MinWindow:   cadvisorWindow,
 	}
 	MemoryByRevision = Query{
 		ID: "memory_by_revision", Title: "Memory by revision and container", Legend: "{{revision_name}} {{container}}", Unit: UnitBytes,
@@ -274,6 +284,7 @@ var (
 		ID: "cpu_ms_per_request", Title: "CPU per request", Legend: "{{revision_name}}", Unit: UnitMilliseconds,
 		Expr:        `1000 * ` + sumByRev(cpuByPod) + ` / (` + sumByRev(requests(``)) + ` > 0)`,
 		Description: "CPU-milliseconds (app and queue-proxy) spent per request.",
+		MinWindow:   cadvisorWindow,
 	}
 	MemoryPerConcurrentRequest = Query{
 		ID: "memory_per_concurrent_request", Title: "Memory per concurrent request", Legend: "{{revision_name}}", Unit: UnitBytes,
@@ -285,6 +296,7 @@ var (
 		Expr: `1e6 * (` + sumByRev(cpuByPod) + ` * $cpu_price + ` + sumByRev(memoryByPod) + ` / 1073741824 * $memory_price)` +
 			` / (` + sumByRev(requests(``)) + ` > 0)`,
 		Description: "vCPU-seconds × $cpu_price plus GiB-seconds × $memory_price, per million requests (app and queue-proxy).",
+		MinWindow:   cadvisorWindow,
 	}
 )
 

@@ -65,8 +65,14 @@ func (q Query) render(opts RenderOptions) (parser.Expr, error) {
 	if window == "" {
 		window = DefaultWindow
 	}
-	if _, err := model.ParseDuration(window); err != nil {
+	d, err := model.ParseDuration(window)
+	if err != nil {
 		return nil, fmt.Errorf("query %s: window: %w", q.ID, err)
+	}
+	if q.MinWindow != "" {
+		if least, err := model.ParseDuration(q.MinWindow); err == nil && least > d {
+			window = q.MinWindow
+		}
 	}
 	vals := map[string]string{VarCPUPrice: DefaultCPUPrice, VarMemPrice: DefaultMemoryPrice}
 	for k, v := range opts.Vars {
