@@ -43,9 +43,10 @@ func TestResourcesInPods(t *testing.T) {
 
 	// 20 requests/s, each burning 5 ms of CPU in the app, for 45 s before
 	// the first query and on until the last: a user reads the pages while
-	// traffic flows. The dashboards' window is 1m and the pages' 30s:
-	// cAdvisor stamps its samples at each housekeeping (10-15 s apart), so a
-	// window that the load covers only in part shows a fraction of its CPU.
+	// traffic flows. cAdvisor stamps its samples at each housekeeping
+	// (10-15 s apart): the CPU queries never take less than a 1m window
+	// (dashboards.Query.MinWindow), though the pages ask for 30s, or the
+	// app's CPU drops out of the sum.
 	loadErr := make(chan error, 1)
 	done := make(chan struct{})
 	loadStopped := make(chan struct{})
