@@ -170,6 +170,11 @@ func (p panel) targets() []cog.Builder[variants.Dataquery] {
 		if strings.Contains(q.Expr, "_latencies_bucket") {
 			t = t.Exemplar(true)
 		}
+		// Grafana's own way to say MinWindow: the query's min interval is a
+		// lower bound of $__rate_interval (and of the step).
+		if q.MinWindow != "" {
+			t = t.Interval(q.MinWindow)
+		}
 		ts = append(ts, t)
 	}
 	return ts
