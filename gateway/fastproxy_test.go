@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -198,4 +199,87 @@ func BenchmarkPOST(b *testing.B) {
 			})
 		}
 	}
+}
+
+// A chunked request's trailers reach the backend on the fast path, declared
+// or not; the fields a trailer must not carry do not.
+func TestFastPathRequestTrailers(t *testing.T) {
+	front, _ := fastFront(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var declared []string // net/http moves the Trailer field's names here
+		for k := range r.Trailer {
+			declared = append(declared, k)
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.Header().Set("X-Declared", strings.Join(declared, ","))
+		w.Header().Set("X-Sum", r.Trailer.Get("X-Sum"))
+		w.Header().Set("X-Late", r.Trailer.Get("X-Late"))
+		w.Header().Set("X-Host-Trailer", r.Trailer.Get("Host"))
+		w.Write(body)
+	}))
+	t.Run("declared", func(t *testing.T) {
+		body := "hello trailers"
+		req, _ := http.NewRequest("POST", front.URL+"/t", io.MultiReader(strings.NewReader(body)))
+		req.Host = "body.default.localhost"
+		req.Trailer = http.Header{"X-Sum": nil}
+		req.Body = io.NopCloser(&fillOnEOF{r: strings.NewReader(body), fill: func() { req.Trailer.Set("X-Sum", "abc123") }})
+		resp, err := front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(got) != body {
+			t.Fatalf("%d %q", resp.StatusCode, got)
+		}
+		if s := resp.Header.Get("X-Sum"); s != "abc123" {
+			t.Errorf("backend saw trailer X-Sum %q, want abc123", s)
+		}
+		if d := resp.Header.Get("X-Declared"); d != "X-Sum" {
+			t.Errorf("backend saw trailers declared: %q, want X-Sum", d)
+		}
+	})
+	t.Run("undeclared and forbidden", func(t *testing.T) {
+		c, err := net.Dial("tcp", front.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "POST /t HTTP/1.1\r\nHost: body.default.localhost\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			"5\r\nhello\r\n0\r\nX-Late: yes\r\nHost: evil.example\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(got) != "hello" {
+			t.Fatalf("%d %q", resp.StatusCode, got)
+		}
+		if s := resp.Header.Get("X-Late"); s != "yes" {
+			t.Errorf("backend saw trailer X-Late %q, want yes", s)
+		}
+		if s := resp.Header.Get("X-Host-Trailer"); s != "" {
+			t.Errorf("a Host trailer was forwarded: %q", s)
+		}
+	})
+}
+
+// fillOnEOF calls fill just before its reader's EOF: a client that computes
+// a trailer from the body it sent.
+type fillOnEOF struct {
+	r    io.Reader
+	fill func()
+	done bool
+}
+
+func (f *fillOnEOF) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF && !f.done {
+		f.done = true
+		f.fill()
+	}
+	return n, err
 }

@@ -216,7 +216,10 @@ func (g *Gateway) basePhases() phases {
 	return phases{serve: g.serve, route: g.route, activate: g.activate, forward: g.forward}
 }
 
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.ph.serve(w, r) }
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h1.ShareTrailers(r)
+	g.ph.serve(w, r)
+}
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	if code := max(g.limits.CheckHead(r), g.limits.CheckBody(r)); code != 0 {

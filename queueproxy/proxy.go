@@ -66,6 +66,9 @@ func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 			if reflect.TypeOf(pr.In.Body) == memBodyType {
 				pr.Out.Body = pr.In.Body
 			}
+			// The trailers the body ends with are read after this: the
+			// Transport sends what the map holds then (Clone copied it empty).
+			pr.Out.Trailer = pr.In.Trailer
 			// Pass the gateway's X-Forwarded-For through instead of rebuilding it.
 			if v, ok := pr.In.Header["X-Forwarded-For"]; ok {
 				pr.Out.Header["X-Forwarded-For"] = v
@@ -97,6 +100,7 @@ func maxIdle(cc int) int {
 }
 
 func (h *proxyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h1.ShareTrailers(r)
 	if k := classifyProbe(r); k != notProbe {
 		serveProbe(w, r, k, h.drainer, h.prober)
 		return

@@ -16,7 +16,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,6 +66,18 @@ func Handler(c Config) http.Handler {
 				return
 			}
 			w.Header().Set("X-Request-Bytes", strconv.FormatInt(n, 10))
+			// The trailers that came after a chunked body, "Name=value"
+			// sorted: what a proxy in front forwarded of them.
+			if len(r.Trailer) > 0 {
+				var tr []string
+				for k, vv := range r.Trailer {
+					for _, v := range vv {
+						tr = append(tr, k+"="+v)
+					}
+				}
+				sort.Strings(tr)
+				w.Header().Set("X-Request-Trailers", strings.Join(tr, ", "))
+			}
 		}
 		q := r.URL.Query()
 		if s := q.Get("sleep"); s != "" {

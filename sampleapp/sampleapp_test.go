@@ -254,3 +254,19 @@ func TestRequestBodyRead(t *testing.T) {
 		t.Error("GET without a body got X-Request-Bytes")
 	}
 }
+
+func TestRequestTrailersShown(t *testing.T) {
+	h := Handler(Config{Target: "World"})
+	req := httptest.NewRequest("POST", "/", strings.NewReader("hello"))
+	req.Trailer = http.Header{"X-Sum": {"abc"}, "X-B": {"2", "1"}}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if got, want := rec.Header().Get("X-Request-Trailers"), "X-B=1, X-B=2, X-Sum=abc"; got != want {
+		t.Errorf("X-Request-Trailers %q, want %q", got, want)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/", strings.NewReader("hello")))
+	if _, ok := rec.Header()["X-Request-Trailers"]; ok {
+		t.Error("a body without trailers got X-Request-Trailers")
+	}
+}

@@ -20,8 +20,8 @@ const inlineBody = 16 << 10
 // SendRequest sends the head in ac.Out (AppendRequestHead) and r's body,
 // and returns once the backend's answer can be read. A small body of known
 // length goes out with the head in one write; any other is streamed as it
-// arrives, chunked when its length is unknown (request trailers are not
-// forwarded). bodyRead reports whether body bytes were taken from the
+// arrives, chunked when its length is unknown, with the client's trailers
+// after it. bodyRead reports whether body bytes were taken from the
 // client: the request cannot be sent again then.
 func (ac *ClientConn) SendRequest(r *http.Request) (bodyRead bool, err error) {
 	body := r.Body
@@ -70,7 +70,7 @@ func (ac *ClientConn) SendRequest(r *http.Request) (bodyRead bool, err error) {
 		}
 	}
 	if chunked {
-		if _, err := io.WriteString(ac.Conn, "0\r\n\r\n"); err != nil {
+		if _, err := ac.Conn.Write(appendTrailers(buf[:0], r.Trailer)); err != nil {
 			return true, err
 		}
 	}

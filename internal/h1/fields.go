@@ -88,6 +88,76 @@ func AppendRequestHead(b []byte, r *http.Request, host string, forwarded bool) [
 			b = append(b, "\r\n"...)
 		} else {
 			b = append(b, "Transfer-Encoding: chunked\r\n"...)
+			b = appendTrailerNames(b, r.Trailer)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+// ShareTrailers makes the trailers of r's chunked body reach every copy of r
+// (WithContext, the proxies' own): net/http fills r.Trailer when the body
+// ends, and where it was nil, sets a new map on r alone. Handlers call it
+// before copying r.
+func ShareTrailers(r *http.Request) {
+	if r.Trailer == nil && r.ContentLength < 0 && len(r.TransferEncoding) > 0 {
+		r.Trailer = http.Header{}
+	}
+}
+
+// appendTrailerNames announces the request trailers the client declared
+// (net/http has their names before the body is read), as the Trailer
+// field RFC 9110 §6.6.2 asks a sender of trailers for.
+func appendTrailerNames(b []byte, tr http.Header) []byte {
+	first := true
+	for k := range tr {
+		if !validTrailer(k) {
+			continue
+		}
+		if first {
+			b = append(b, "Trailer: "...)
+			first = false
+		} else {
+			b = append(b, ", "...)
+		}
+		b = append(b, k...)
+	}
+	if !first {
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+// validTrailer: a field that may be sent in a trailer section. Framing,
+// routing and hop-by-hop fields never are (RFC 9110 §6.5.1).
+func validTrailer(k string) bool {
+	if k == "" || IsHopHeader(k) {
+		return false
+	}
+	switch http.CanonicalHeaderKey(k) {
+	case "Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Host",
+		"Authorization", "Set-Cookie", "Cache-Control", "Expect", "Max-Forwards", "Pragma", "Range":
+		return false
+	}
+	return validToken(k)
+}
+
+// appendTrailers writes the last chunk and the trailer section: the
+// request's trailers as the client sent them (net/http fills r.Trailer
+// when the body ends), values with CR, LF or NUL left out.
+func appendTrailers(b []byte, tr http.Header) []byte {
+	b = append(b, "0\r\n"...)
+	for k, vv := range tr {
+		if !validTrailer(k) {
+			continue
+		}
+		for _, v := range vv {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				continue
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
 		}
 	}
 	return append(b, "\r\n"...)
