@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/h1"
@@ -21,7 +22,8 @@ import (
 // per connection; skipping that is most of the gateway's own cost.
 // Upgrades, Expect: 100-continue and h2c take the ReverseProxy.
 type fastProxy struct {
-	pools  sync.Map // addr → *h1.Pool; forget drops those of gone instances
+	pools  sync.Map                        // addr → *h1.Pool; setLive drops those of gone instances
+	live   atomic.Pointer[map[string]bool] // the addresses listed; nil: not known yet
 	dialer net.Dialer
 }
 
@@ -56,30 +58,33 @@ func (f *fastProxy) pool(addr string) *h1.Pool {
 	if p, ok := f.pools.Load(addr); ok {
 		return p.(*h1.Pool)
 	}
+	if live := f.live.Load(); live != nil && !(*live)[addr] {
+		// Picked just before its instance left: one connection, closed
+		// after the request, and no pool that would outlive the instance.
+		p := h1.NewPool(0)
+		p.Close()
+		return p
+	}
 	p, _ := f.pools.LoadOrStore(addr, h1.NewPool(maxIdlePerBackend))
 	return p.(*h1.Pool)
 }
 
-// forget closes and drops the pools of addresses that live says are no
-// longer any instance's: each start of an instance has a socket path of
-// its own, so without this the map grows with every restart and keeps
-// connections to queue-proxies that are gone. A request still on a dropped
-// pool's connection closes it when done.
-func (f *fastProxy) forget(live func(addr string) bool) {
+// setLive records the addresses of the instances listed now, then closes
+// and drops the pools of the others: each start of an instance has a
+// socket path of its own, so without this the map grows with every restart
+// and keeps connections to queue-proxies that are gone. A request still on
+// a dropped pool's connection closes it when done; one that picked a gone
+// address before the change gets no pool for it (pool). The order matters:
+// a pool made before live is stored is dropped by the sweep after it.
+func (f *fastProxy) setLive(live map[string]bool) {
+	f.live.Store(&live)
 	f.pools.Range(func(k, v any) bool {
-		if addr := k.(string); !live(addr) {
+		if addr := k.(string); !live[addr] {
 			f.pools.Delete(addr)
 			v.(*h1.Pool).Close()
 		}
 		return true
 	})
-}
-
-// pooled: some backend has a pool.
-func (f *fastProxy) pooled() bool {
-	found := false
-	f.pools.Range(func(_, _ any) bool { found = true; return false })
-	return found
 }
 
 func (f *fastProxy) get(ctx context.Context, p *h1.Pool, addr string, replay bool) (*h1.ClientConn, bool, error) {

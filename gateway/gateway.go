@@ -178,15 +178,13 @@ func (g *Gateway) SetEndpoints(e Endpoints) {
 	}
 	g.endpoints.Store(&m)
 	g.act.endpointsChanged()
-	if g.fast.pooled() {
-		live := make(map[string]bool)
-		for _, set := range m {
-			for _, ep := range set.addrs {
-				live[ep.HTTP], live[ep.Unix] = true, true
-			}
+	live := make(map[string]bool)
+	for _, set := range m {
+		for _, ep := range set.addrs {
+			live[ep.HTTP], live[ep.Unix] = true, true
 		}
-		g.fast.forget(func(addr string) bool { return live[addr] })
 	}
+	g.fast.setLive(live)
 }
 
 func equalEndpoints(a, b []Endpoint) bool {

@@ -141,4 +141,21 @@ func TestPoolsOfGoneInstancesAreClosed(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("the idle connection to the gone instance was never closed")
 	}
+
+	// A request that picked the gone instance just before the change is
+	// still served, on a connection of its own that is closed after it,
+	// and leaves no pool behind.
+	req := httptest.NewRequest("GET", "/", nil)
+	rec := httptest.NewRecorder()
+	if err := g.fast.serve(rec, req, old.Listener.Addr().String(), "u.default.localhost", func(int) {}); err != nil || rec.Body.String() != "old" {
+		t.Fatalf("late request to the gone instance: %v %q", err, rec.Body.String())
+	}
+	if n := pools(); n != 1 {
+		t.Errorf("%d pools after a late request to the gone instance, want 1", n)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Error("the late request's connection to the gone instance was not closed")
+	}
 }
