@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gantry-dev/gantry/controller/kube"
+	"github.com/gantry-dev/gantry/internal/procs"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -76,6 +79,17 @@ func runController(ctx context.Context, args []string) error {
 	c, err := kube.New(cfg, o)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(o.Components, "gateway") {
+		// As in gantry up, but with the node's cores: the queue-proxies
+		// and apps are in other pods.
+		actx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			procs.Adapt(actx, procs.ForGatewayAlone(), 250*time.Millisecond, o.Logger.With("component", "procs"))
+		}()
+		defer func() { cancel(); <-done }()
 	}
 	return c.Start(ctx)
 }

@@ -63,6 +63,17 @@ func TestServiceServesInPods(t *testing.T) {
 		}
 	}
 
+	// The gateway pod adapts its Ps as gantry up does (internal/procs): one
+	// while the load is light, whatever the node's cores.
+	gwMetrics := "http://" + k.systemPodIP(t, "gantry-gateway") + ":9090/metrics"
+	if !poll(20*time.Second, func() bool {
+		v, ok := k.metric(gwMetrics, "go_sched_gomaxprocs_threads")
+		return ok && v == 1
+	}) {
+		v, ok := k.metric(gwMetrics, "go_sched_gomaxprocs_threads")
+		t.Errorf("the gateway pod's go_sched_gomaxprocs_threads is %v (found: %v) while idle, want 1", v, ok)
+	}
+
 	// The autoscaler reads the queue-proxy's stats from the pod: under a
 	// steady concurrency of 4 its stable concurrency for the revision rises.
 	ascaler := "http://" + k.systemPodIP(t, "gantry-autoscaler") + ":9090/metrics"

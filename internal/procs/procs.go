@@ -71,6 +71,13 @@ func ForGateway() Policy {
 	return DefaultPolicy(max(1, runtime.GOMAXPROCS(0)/2))
 }
 
+// ForGatewayAlone is the policy of a gateway whose queue-proxies and apps
+// run elsewhere (its own pod on Kubernetes): every P the runtime would use,
+// still from one, so that a light load does not pay for the spinning.
+func ForGatewayAlone() Policy {
+	return DefaultPolicy(runtime.GOMAXPROCS(0))
+}
+
 // Adapt runs policy until ctx ends, sampling the process's CPU time every
 // interval, starting from one P. It does nothing when GOMAXPROCS is set
 // in the environment (the user's choice stands); on return it leaves the

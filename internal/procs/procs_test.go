@@ -96,6 +96,12 @@ func TestForGatewayHalvesTheMachine(t *testing.T) {
 	<-done
 }
 
+func TestForGatewayAloneTakesTheMachine(t *testing.T) {
+	if got, want := ForGatewayAlone().Max, runtime.GOMAXPROCS(0); got != want {
+		t.Errorf("ForGatewayAlone().Max = %d, want %d", got, want)
+	}
+}
+
 func TestAdaptLeavesAnExplicitSetting(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "2")
 	before := runtime.GOMAXPROCS(0)
