@@ -10,8 +10,10 @@
 # socket (as `gantry up` always does on one machine), nginx and HAProxy
 # over TCP; with UNIX_PEERS=1 (the default) a second nginx and HAProxy on
 # that same socket are measured too, and compared on the line before the
-# last. The last line compares the gateway with the TCP ones, taking the
-# worse of GET and POST:
+# last. Each round starts one target further down the list, and the
+# saturated ratio of every round is printed before the last line. The last
+# line compares the gateway with the TCP ones, taking the worse of GET and
+# POST:
 #   edge: gateway/haproxy rps=R1 cpu=C1 gateway/nginx rps=R2 cpu=C2
 #
 #   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2 UNIX_PEERS=1 PEER_WORKERS=2
@@ -46,7 +48,7 @@ trap cleanup EXIT
 
 go build -o "$tmp/gantry" ./cmd/gantry
 go build -o "$tmp/qpbench" ./queueproxy/internal/qpbench
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-), where a listen can collide
 gw=$base tlsp=$((base + 1)) ui=$((base + 2)) ngx=$((base + 3)) hap=$((base + 4))
 host=hello.default.localhost
 
@@ -176,19 +178,26 @@ if [ "$WARM" -gt 0 ]; then
 	for t in "${targets[@]}"; do wrk -t2 -c"$CONNS" -d"${WARM}s" -H "Host: $host" "${url[$t]}" >/dev/null; done
 fi
 
+# Each round starts one target further down the list, so that no target
+# always runs right after the same other one (a carry-over from the one
+# before, such as the app's heap or a peer's idle connections, then falls on
+# all alike).
+declare -A round_rps
 for r in $(seq "$ROUNDS"); do
+	k=$(((r - 1) % ${#targets[@]}))
+	order=("${targets[@]:k}" "${targets[@]:0:k}")
 	for w in get post; do
 		script=() body=0
 		[ $w = post ] && script=(-s "$tmp/post.lua") body=4096
-		for t in "${targets[@]}"; do
+		for t in "${order[@]}"; do
 			c0=$(ticks "$t")
 			v=$(wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Host: $host" "${script[@]}" "${url[$t]}" | awk '/Requests\/sec/ { print $2 }')
 			c1=$(ticks "$t")
-			rps[$w,$t]=$(add "${rps[$w,$t]}" "$v")
+			rps[$w,$t]=$(add "${rps[$w,$t]}" "$v") round_rps[$r,$w,$t]=$v
 			cores=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v d="$DUR" 'BEGIN { printf "%.2f", c / hz / d }')
 			echo "round $r $w saturated $t: $v req/s, proxy cores=$cores" >&2
 		done
-		for t in "${targets[@]}"; do
+		for t in "${order[@]}"; do
 			c0=$(ticks "$t")
 			out=$("$tmp/qpbench" rate -url "${url[$t]}" -host "$host" -body "$body" -rps "$RATE" -d "${RATE_DUR}s" -c "$CONNS")
 			c1=$(ticks "$t")
@@ -197,7 +206,7 @@ for r in $(seq "$ROUNDS"); do
 			cpu[$w,$t]=$(add "${cpu[$w,$t]}" "$v")
 			echo "round $r $w fixed-rate $t: $out cpu_s_per_1000=$v" >&2
 		done
-		for t in "${targets[@]}"; do
+		for t in "${order[@]}"; do
 			lat=$(wrk -t1 -c1 -d"${LAT_DUR}s" --latency -H "Host: $host" "${script[@]}" "${url[$t]}")
 			a=$(to_us "$(echo "$lat" | awk '$1 == "50%" { print $2 }')")
 			b=$(to_us "$(echo "$lat" | awk '$1 == "99%" { print $2 }')")
@@ -226,6 +235,17 @@ ratio() { # other -> "rps cpu"
 		r1 = g1 / o1; r2 = g2 / o2; c1 = gc1 / oc1; c2 = gc2 / oc2
 		printf "%.2f %.2f", (r1 < r2 ? r1 : r2), (c1 > c2 ? c1 : c2) }'
 }
+# The spread of the saturated ratio over the rounds: how far one mean can be
+# trusted.
+for o in nginx haproxy; do
+	for w in get post; do
+		line=""
+		for r in $(seq "$ROUNDS"); do
+			line+=" $(awk -v g="${round_rps[$r,$w,gateway]}" -v x="${round_rps[$r,$w,$o]}" 'BEGIN { printf "%.2f", (x > 0 ? g / x : 0) }')"
+		done
+		echo "per round, saturated $w gateway/$o:$line"
+	done
+done
 if [ "$UNIX_PEERS" = 1 ]; then
 	read -r r1 c1 <<<"$(ratio haproxy-unix)"
 	read -r r2 c2 <<<"$(ratio nginx-unix)"

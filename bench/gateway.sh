@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/gantry" ./cmd/gantry
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-), where a listen can collide
 app=$base gw=$((base + 1)) tlsp=$((base + 2)) ui=$((base + 3))
 
 PORT=$app "$tmp/gantry" sample-app 2>"$tmp/app.log" &

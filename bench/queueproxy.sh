@@ -40,7 +40,7 @@ if [ -n "${QP_BASELINE:-}" ]; then
 	git worktree remove --force "$tmp/base"
 fi
 
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-), where a listen can collide
 app_port=$base
 rp_port=$((base + 1))
 
