@@ -17,7 +17,9 @@ type DeploymentConfig struct {
 	RegistriesSkippingTagResolving map[string]bool
 	// DigestResolutionTimeout bounds one tag-to-digest resolution (10s).
 	DigestResolutionTimeout time.Duration
-	// ProgressDeadline is how long a revision has to become ready (600s).
+	// ProgressDeadline is how long a revision has to become ready; 0 when
+	// the map does not say: the runtime's default then (Knative's 600s on
+	// Kubernetes, 120s under gantry up, to see a stuck revision sooner).
 	ProgressDeadline time.Duration
 }
 
@@ -26,7 +28,6 @@ func DefaultDeploymentConfig() DeploymentConfig {
 	return DeploymentConfig{
 		RegistriesSkippingTagResolving: map[string]bool{"kind.local": true, "ko.local": true, "dev.local": true},
 		DigestResolutionTimeout:        10 * time.Second,
-		ProgressDeadline:               600 * time.Second,
 	}
 }
 

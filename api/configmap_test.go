@@ -329,7 +329,7 @@ func TestParseConfigMapUninterpreted(t *testing.T) {
 
 func TestConfigDeployment(t *testing.T) {
 	cfg := DefaultConfig("")
-	if !cfg.Deployment.RegistriesSkippingTagResolving["ko.local"] || cfg.Deployment.DigestResolutionTimeout != 10*time.Second {
+	if !cfg.Deployment.RegistriesSkippingTagResolving["ko.local"] || cfg.Deployment.DigestResolutionTimeout != 10*time.Second || cfg.Deployment.ProgressDeadline != 0 {
 		t.Fatalf("defaults %+v", cfg.Deployment)
 	}
 	cm := &ConfigMap{Data: map[string]string{"registries-skipping-tag-resolving": "registry.local, 127.0.0.1:5000", "progress-deadline": "10m"}}

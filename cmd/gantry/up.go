@@ -124,7 +124,12 @@ func up(ctx context.Context, f upFlags) error {
 	// The proxies' limits are read once, at start (config-network).
 	limits := controller.LoadConfig(st, f.domain, log).Network.Limits
 	rt, err := local.New(local.Options{StateDir: f.stateDir, Logger: log.With("component", "runtime"), QueueProxyEnv: withLimitsEnv(trc.qpEnv, limits),
-		Lookup: lookup, Backend: backend})
+		Lookup: lookup, Backend: backend, Deployment: func() api.DeploymentConfig {
+			if ctl == nil {
+				return api.DefaultDeploymentConfig()
+			}
+			return ctl.Config().Deployment
+		}})
 	if err != nil {
 		backend.Close()
 		return err

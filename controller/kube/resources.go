@@ -3,8 +3,10 @@ package kube
 import (
 	"encoding/json"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/gantry-dev/gantry/queueproxy"
@@ -73,6 +75,9 @@ type ResourceOptions struct {
 	// queue-proxy as its GANTRY_* variables; nil leaves the queue-proxy's
 	// defaults (the same as api.DefaultProxyLimits).
 	ProxyLimits *api.ProxyLimits
+	// ProgressDeadline is config-deployment's progress-deadline, for a
+	// revision without serving.knative.dev/progress-deadline (default 600s).
+	ProgressDeadline time.Duration
 }
 
 // DefaultImage is the gantry image built by the documented ko recipe.
@@ -182,7 +187,7 @@ func MakeDeployment(rev *api.Revision, replicas int32, o ResourceOptions) *appsv
 		Spec: appsv1.DeploymentSpec{
 			Replicas:                &replicas,
 			Selector:                &metav1.LabelSelector{MatchLabels: revisionSelector(rev)},
-			ProgressDeadlineSeconds: progressDeadline(rev),
+			ProgressDeadlineSeconds: progressDeadline(rev, o.ProgressDeadline),
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptrIntStr(intstr.FromInt32(0)), MaxSurge: ptrIntStr(intstr.FromString("25%"))}},
 			Template: corev1.PodTemplateSpec{
@@ -200,9 +205,17 @@ func MakeDeployment(rev *api.Revision, replicas int32, o ResourceOptions) *appsv
 
 func ptrIntStr(v intstr.IntOrString) *intstr.IntOrString { return &v }
 
-// progressDeadline is serving.knative.dev/progress-deadline (default 600s, Knative's).
-func progressDeadline(rev *api.Revision) *int32 {
+// progressDeadline is serving.knative.dev/progress-deadline, else
+// config-deployment's (def), else Knative's 600s; whole seconds, at least one.
+func progressDeadline(rev *api.Revision, def time.Duration) *int32 {
 	s := int32(600)
+	if def > 0 {
+		secs := int64(def / time.Second)
+		if def%time.Second != 0 {
+			secs++
+		}
+		s = int32(min(secs, math.MaxInt32))
+	}
 	if v := rev.Annotations[api.AnnotationProgressDeadline]; v != "" {
 		if d, err := parseSeconds(v); err == nil && d > 0 {
 			s = d

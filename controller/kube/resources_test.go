@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gantry-dev/gantry/api"
 	"github.com/google/go-cmp/cmp"
@@ -217,5 +218,33 @@ func TestMakeDeploymentProxyLimits(t *testing.T) {
 				t.Errorf("%s set without limits", e.Name)
 			}
 		}
+	}
+}
+
+// The Deployment's progressDeadlineSeconds: the revision's annotation, else
+// config-deployment's progress-deadline, else Knative's 600.
+func TestProgressDeadlineSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		annotation string
+		config     time.Duration
+		want       int32
+	}{
+		{"neither", "", 0, 600},
+		{"config", "", 45 * time.Second, 45},
+		{"config rounded up", "", 1500 * time.Millisecond, 2},
+		{"annotation over config", "20s", 45 * time.Second, 20},
+		{"annotation alone", "90", 0, 90},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := testRevision()
+			if tc.annotation != "" {
+				rev.Annotations[api.AnnotationProgressDeadline] = tc.annotation
+			}
+			d := MakeDeployment(rev, 1, ResourceOptions{ProgressDeadline: tc.config})
+			if got := d.Spec.ProgressDeadlineSeconds; got == nil || *got != tc.want {
+				t.Errorf("progressDeadlineSeconds %v, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -151,11 +151,13 @@ func setRoutingState(rev *api.Revision, routed bool, now time.Time) bool {
 // in it. Replicas are the autoscaler's once it exists (without the
 // autoscaler, the static rule's).
 func (r *revisionReconciler) ensureDeployment(ctx context.Context, rev *api.Revision, scale int32, cfg *api.Config) (*appsv1.Deployment, error) {
+	initialScale := int32(1)
+	if rs, err := api.ParseAutoscalingAnnotations(rev.Annotations, cfg.Autoscaler); err == nil {
+		initialScale = rs.InitialScale
+	}
 	initial := scale
-	if scale > 0 {
-		if rs, err := api.ParseAutoscalingAnnotations(rev.Annotations, cfg.Autoscaler); err == nil && rs.InitialScale > initial {
-			initial = rs.InitialScale
-		}
+	if scale > 0 && initialScale > initial {
+		initial = initialScale
 	}
 	ro := r.o.Resources
 	if ro.DefaultTimeoutSeconds == 0 {
@@ -163,10 +165,19 @@ func (r *revisionReconciler) ensureDeployment(ctx context.Context, rev *api.Revi
 	}
 	limits := cfg.Network.Limits
 	ro.ProxyLimits = &limits
+	ro.ProgressDeadline = cfg.Deployment.ProgressDeadline
 	want := MakeDeployment(rev, initial, ro)
 	have := &appsv1.Deployment{}
 	err := r.c.Get(ctx, client.ObjectKeyFromObject(want), have)
 	if apierrors.IsNotFound(err) {
+		// A new revision starts at its initial scale, routed or not yet, as
+		// Knative's does. Its first pods are then the Deployment's first
+		// rollout, the one progress-deadline bounds: a Deployment created at
+		// zero and scaled up later has "progressed" at zero, and never
+		// exceeds its deadline however long its pod stays unready.
+		if n := max(*want.Spec.Replicas, initialScale); n != *want.Spec.Replicas {
+			want.Spec.Replicas = &n
+		}
 		if err := r.c.Create(ctx, want); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				return nil, err

@@ -321,10 +321,15 @@ func terminationGrace(rev *api.Revision) time.Duration {
 }
 
 // progressDeadline is the revision's serving.knative.dev/progress-deadline,
-// else the runtime's.
+// else config-deployment's progress-deadline, else the runtime's.
 func (in *instance) progressDeadline() time.Duration {
 	if v := in.rev.Annotations[api.AnnotationProgressDeadline]; v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+	}
+	if f := in.rt.opts.Deployment; f != nil {
+		if d := f().ProgressDeadline; d > 0 {
 			return d
 		}
 	}

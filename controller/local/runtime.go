@@ -31,6 +31,9 @@ type Options struct {
 	Logger           *slog.Logger
 	DrainQuietPeriod time.Duration // queue-proxy drain quiet period; default 1s
 	ProgressDeadline time.Duration // time an instance has to become ready; default 120s
+	// Deployment is config-deployment as it is now; its progress-deadline,
+	// when set, replaces ProgressDeadline. nil: ProgressDeadline alone.
+	Deployment func() api.DeploymentConfig
 	// QueueProxyEnv is added to every queue-proxy's environment (tracing).
 	QueueProxyEnv map[string]string
 	// Backend runs the apps; default: host processes.

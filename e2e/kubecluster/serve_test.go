@@ -373,3 +373,45 @@ func TestQueueProxyLimitsInPods(t *testing.T) {
 		t.Errorf("a 12 KiB header past the 8 KiB limit: %d, want 431", code)
 	}
 }
+
+// config-deployment's progress-deadline reaches the Deployment, and a
+// revision whose pod never becomes ready is failed with Knative's reason
+// once the Deployment controller gives up on it.
+func TestProgressDeadlineInPods(t *testing.T) {
+	k := connect(t)
+	k.setConfig(t, "config-deployment", map[string]string{"progress-deadline": "15s"})
+	ns := k.namespace(t)
+	time.Sleep(2 * time.Second) // the controller reads config-deployment from its own watch
+	k.service(t, ns, `
+apiVersion: serving.gantry.dev/v1
+kind: Service
+metadata: {name: stuck}
+spec:
+  template:
+    spec:
+      containers:
+        - image: "{{image}}"
+          readinessProbe: {httpGet: {path: "/?status=503"}}
+`)
+	const rev = "stuck-00001"
+	var reason, msg string
+	if !poll(2*time.Minute, func() bool {
+		var r api.Revision
+		if err := k.c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: rev}, &r); err != nil {
+			return false
+		}
+		for _, c := range r.Status.Conditions {
+			if c.Type == api.ConditionReady {
+				reason, msg = c.Reason, c.Message
+				return c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded"
+			}
+		}
+		return false
+	}) {
+		k.describe(t, ns)
+		t.Fatalf("%s Ready reason %q (%s), want ProgressDeadlineExceeded", rev, reason, msg)
+	}
+	if d := k.deployment(t, ns, rev); d.Spec.ProgressDeadlineSeconds == nil || *d.Spec.ProgressDeadlineSeconds != 15 {
+		t.Errorf("progressDeadlineSeconds %v, want config-deployment's 15", d.Spec.ProgressDeadlineSeconds)
+	}
+}
