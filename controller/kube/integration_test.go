@@ -830,3 +830,35 @@ func TestMirror(t *testing.T) {
 		return nil
 	})
 }
+
+// A probe without a port, as Knative's own samples write it, passes the
+// CRD's schema and probes the serving container's port.
+func TestProbeWithoutPort(t *testing.T) {
+	needKube(t)
+	ctx := context.Background()
+	ns, sys := testNamespaces(t)
+	startController(t, Options{SystemNamespace: sys})
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": GroupVersion.String(), "kind": "Service",
+		"metadata": map[string]any{"name": "noport", "namespace": ns},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
+			"image":          "gantry/sample-app",
+			"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/"}, "initialDelaySeconds": int64(3)},
+			"livenessProbe":  map[string]any{"tcpSocket": map[string]any{}},
+		}}}}},
+	}}
+	if err := testClient.Create(ctx, u); err != nil {
+		t.Fatalf("a probe without a port refused: %v", err)
+	}
+	d := &appsv1.Deployment{}
+	eventually(t, waitFor, "deployment", func() error { return testClient.Get(ctx, key(ns, DeploymentName("noport-00001")), d) })
+	qp := d.Spec.Template.Spec.Containers[1]
+	// Port 0 is the queue-proxy's USER_PORT (queueproxy.parseProbe).
+	env := envOf(qp.Env)
+	if p := env["SERVING_READINESS_PROBE"]; !strings.Contains(p, `"path":"/"`) || !strings.Contains(p, `"port":0`) && !strings.Contains(p, `"port":8080`) || env["USER_PORT"] != "8080" {
+		t.Errorf("SERVING_READINESS_PROBE %s with USER_PORT %s, want the path on the user port 8080", p, env["USER_PORT"])
+	}
+	if lp := d.Spec.Template.Spec.Containers[0].LivenessProbe; lp == nil || lp.TCPSocket == nil || lp.TCPSocket.Port.IntValue() != 8080 {
+		t.Errorf("liveness probe %+v, want a TCP check of 8080", lp)
+	}
+}

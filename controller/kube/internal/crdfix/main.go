@@ -1,7 +1,8 @@
 // Command crdfix adjusts the CRDs controller-gen writes from the Go types to
 // Knative's API rules, which the types alone cannot say: a container's name
 // is optional in a revision template (defaulting names it user-container),
-// so the containers list is not a map keyed by it.
+// so the containers list is not a map keyed by it; a probe's port is
+// optional (it defaults to the serving container's).
 //
 //	go run ./internal/crdfix ../../deploy/crds/*.yaml
 package main
@@ -64,6 +65,14 @@ func walk(s *apiextensionsv1.JSONSchemaProps) {
 			p.Items.Schema.Required = slices.DeleteFunc(p.Items.Schema.Required, func(r string) bool { return r == "name" })
 			// A list keyed by name needs the name: keep the list atomic.
 			p.XListType, p.XListMapKeys = nil, nil
+		}
+		// A probe's port may be left out (Knative defaults it to the
+		// serving container's port): Knative's own manifests do.
+		if name == "httpGet" || name == "tcpSocket" {
+			p.Required = slices.DeleteFunc(p.Required, func(r string) bool { return r == "port" })
+			if len(p.Required) == 0 {
+				p.Required = nil
+			}
 		}
 		walk(&p)
 		s.Properties[name] = p
