@@ -215,6 +215,10 @@ func (g *Gateway) basePhases() phases {
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if v, ok := r.Header[ProbeHeader]; ok && len(v) == 1 && v[0] == "probe" {
+		g.answerProbe(w, r)
+		return
+	}
 	h1.ShareTrailers(r)
 	g.ph.serve(w, r)
 }

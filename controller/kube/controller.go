@@ -154,7 +154,7 @@ func (c *Controller) build() (manager.Manager, error) {
 		return nil, err
 	}
 	b := &base{c: mgr.GetClient(), rec: mgr.GetEventRecorder("gantry-controller"), o: o, log: o.Logger,
-		metrics: registerReconcileMetrics()}
+		metrics: registerReconcileMetrics(), probe: newIngressProber(mgr.GetAPIReader(), o.SystemNamespace)}
 
 	var scaler *autoscalerRunner
 	if o.runs(ComponentAutoscaler) {
@@ -244,6 +244,7 @@ type base struct {
 	o       Options
 	log     *slog.Logger
 	metrics *reconcileMetrics
+	probe   *ingressProber // whether the gateways serve a route yet
 }
 
 func (b *base) config(ctx context.Context) *api.Config {

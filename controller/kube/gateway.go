@@ -61,6 +61,10 @@ func (g *gatewayRunner) Start(ctx context.Context) error {
 	limits := h1.LimitsFrom(g.config(ctx).Network.Limits)
 	g.gw = gateway.New(gateway.Options{Logger: g.log.With("component", "gateway"), Registry: processRegistry,
 		OnColdStart: g.coldStart, Limits: limits})
+	if g.probe != nil {
+		g.probe.local.Store(g.gw)
+		defer g.probe.local.Store(nil)
+	}
 	if g.o.GatewayAddr != "0" {
 		ln, err := net.Listen("tcp", g.o.GatewayAddr)
 		if err != nil {

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	gcontroller "github.com/gantry-dev/gantry/controller"
 	"github.com/gantry-dev/gantry/controller/reconcile"
+	"github.com/gantry-dev/gantry/gateway"
 	"github.com/gantry-dev/gantry/store"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -861,4 +865,59 @@ func TestProbeWithoutPort(t *testing.T) {
 	if lp := d.Spec.Template.Spec.Containers[0].LivenessProbe; lp == nil || lp.TCPSocket == nil || lp.TCPSocket.Port.IntValue() != 8080 {
 		t.Errorf("liveness probe %+v, want a TCP check of 8080", lp)
 	}
+}
+
+// TestRouteReadyOnlyOnceGatewaysServeIt: with a gateway pod in the system
+// namespace, a route is Ready only once that gateway answers the probe with
+// the route's traffic (Knative's ingress probing); until then Ready is
+// Unknown, Uninitialized. The gateway here is a real gateway.Gateway on
+// 127.0.0.1, standing in for the pod.
+func TestRouteReadyOnlyOnceGatewaysServeIt(t *testing.T) {
+	needKube(t)
+	ctx := context.Background()
+	ns, sys := testNamespaces(t)
+	gw := gateway.New(gateway.Options{})
+	front := httptest.NewServer(gw)
+	t.Cleanup(front.Close)
+	port := front.Listener.Addr().(*net.TCPAddr).Port
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: sys, Name: "gantry-gateway-test",
+		Labels: map[string]string{"app.kubernetes.io/name": gatewayPodLabel}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "gateway", Image: "gantry",
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(port)}}}}}}
+	if err := testClient.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.PodIP = "127.0.0.1"
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	if err := testClient.Status().Update(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	startController(t, Options{SystemNamespace: sys})
+	if err := testClient.Create(ctx, newService(ns, "probed", "1")); err != nil {
+		t.Fatal(err)
+	}
+	markReady(t, ns, "probed-00001")
+	route := &api.Route{}
+	eventually(t, waitFor, "the route waiting for the gateway", func() error {
+		if err := testClient.Get(ctx, key(ns, "probed"), route); err != nil {
+			return err
+		}
+		c := reconcile.GetCondition(route.Status.Conditions, api.ConditionReady)
+		if c == nil || c.Status != corev1.ConditionUnknown || c.Reason != "Uninitialized" || len(route.Status.Traffic) == 0 {
+			return fmt.Errorf("ready condition %+v, traffic %v", c, route.Status.Traffic)
+		}
+		return nil
+	})
+	time.Sleep(time.Second) // still not Ready while the gateway has nothing
+	if s := getService(t, ns, "probed"); reconcile.IsTrue(s.Status.Conditions, api.ConditionReady) {
+		t.Fatal("the service is Ready while the gateway does not serve it")
+	}
+	withKind(route)
+	entries := gcontroller.RouteEntries([]api.Object{route}, func(string, string) *api.Revision { return nil })
+	tb, err := gateway.NewTable(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetTable(tb)
+	eventually(t, waitFor, "ready once the gateway serves it", serviceReady(ns, "probed", "probed-00001"))
 }

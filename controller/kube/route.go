@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	gcontroller "github.com/gantry-dev/gantry/controller"
 	"github.com/gantry-dev/gantry/controller/reconcile"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -51,7 +52,8 @@ func (r *routeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res 
 	resolved := d.DeepCopy()
 	resolved.Status = st
 
-	if class := IngressClassOf(d, cfg); IsGatewayAPIClass(class) {
+	class := IngressClassOf(d, cfg)
+	if IsGatewayAPIClass(class) {
 		if r.o.GatewayAPI == nil {
 			msg := fmt.Sprintf("ingress class %q needs the controller's --gateway-api-gateway NAMESPACE/NAME", class)
 			st.Conditions = setCondition(st.Conditions, now, api.ConditionIngressReady, corev1.ConditionFalse, "IngressNotConfigured", msg)
@@ -65,8 +67,21 @@ func (r *routeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res 
 		}
 	}
 
+	// Ready only once the gateways route the traffic (Knative's ingress
+	// probing): until then IngressReady and Ready are Unknown, asked again
+	// shortly.
+	var again time.Duration
+	if r.probe != nil && !IsGatewayAPIClass(class) && reconcile.IsTrue(st.Conditions, api.ConditionReady) {
+		entries := gcontroller.RouteEntries([]api.Object{resolved}, func(_, name string) *api.Revision { return in.Revisions[name] })
+		if ok, why := r.probe.serves(ctx, entries); !ok {
+			r.log.Debug("route not served yet", "namespace", route.Namespace, "route", route.Name, "why", why)
+			st.Conditions = setCondition(st.Conditions, now, api.ConditionIngressReady, corev1.ConditionUnknown, "Uninitialized", probeWaitMessage)
+			st.Conditions = setCondition(st.Conditions, now, api.ConditionReady, corev1.ConditionUnknown, "Uninitialized", probeWaitMessage)
+			again = probeInterval
+		}
+	}
 	if equality.Semantic.DeepEqual(st, route.Status) {
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: again}, nil
 	}
 	if reconcile.IsTrue(st.Conditions, api.ConditionReady) && !reconcile.IsTrue(route.Status.Conditions, api.ConditionReady) {
 		r.event(route, corev1.EventTypeNormal, "RouteReady", "Route %q is ready at %s", route.Name, st.URL)
@@ -77,8 +92,18 @@ func (r *routeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res 
 		}
 	}
 	route.Status = st
-	return requeueOnConflict(r.c.Status().Update(ctx, route))
+	res, err = requeueOnConflict(r.c.Status().Update(ctx, route))
+	if err == nil && !res.Requeue {
+		res.RequeueAfter = again
+	}
+	return res, err
 }
+
+// Knative's words while its ingress is probed.
+const probeWaitMessage = "Waiting for load balancer to be ready"
+
+// probeInterval is how soon a route not yet served is asked about again.
+const probeInterval = 250 * time.Millisecond
 
 func (r *routeReconciler) inputs(ctx context.Context, ns string, cfg *api.Config) (reconcile.RouteInputs, error) {
 	in := reconcile.RouteInputs{Configurations: map[string]*api.Configuration{}, Revisions: map[string]*api.Revision{},

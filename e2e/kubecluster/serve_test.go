@@ -297,13 +297,16 @@ func coldStart(t testing.TB, k *cluster, ns, rev, host string) time.Duration {
 	return took
 }
 
-// routable waits until the gateway serves host: the gateway pod learns
-// routes from its own watch, a moment after the controller marks them Ready
-// (Knative probes its ingress before Ready; Gantry does not yet).
+// routable checks that the gateway serves host as soon as the service is
+// Ready: the controller asks every gateway pod before it says Ready
+// (Knative's ingress probing), so the first request is routed, not a 404.
 func (k *cluster) routable(t testing.TB, host string) {
 	t.Helper()
 	start := time.Now()
-	var code int
+	code, _, err := k.get(host, "/")
+	if err != nil || code == 404 {
+		t.Errorf("the first request to %s right after Ready: %d (%v), want it routed", host, code, err)
+	}
 	if !poll(20*time.Second, func() bool {
 		code, _, _ = k.get(host, "/")
 		return code != 404
