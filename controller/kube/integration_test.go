@@ -30,6 +30,16 @@ import (
 
 const waitFor = 30 * time.Second
 
+// unstructuredService is a Service as YAML gives it: what is left out stays
+// out, so the CRD's schema sees the object as kubectl would send it.
+func unstructuredService(ns, name string, spec map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": GroupVersion.String(), "kind": "Service",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec":     spec,
+	}}
+}
+
 func newService(ns, name, target string) *api.Service {
 	s := &api.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	s.Spec.Template.Spec.Containers = []corev1.Container{{Image: "gantry/sample-app",
@@ -457,14 +467,10 @@ func TestBadInput(t *testing.T) {
 	startController(t, Options{SystemNamespace: sys})
 
 	// Schema validation: percent must be an integer.
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": GroupVersion.String(), "kind": "Service",
-		"metadata": map[string]any{"name": "typo", "namespace": ns},
-		"spec": map[string]any{
-			"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"image": "x"}}}},
-			"traffic":  []any{map[string]any{"latestRevision": true, "percent": "all"}},
-		},
-	}}
+	u := unstructuredService(ns, "typo", map[string]any{
+		"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"image": "x"}}}},
+		"traffic":  []any{map[string]any{"latestRevision": true, "percent": "all"}},
+	})
 	if err := testClient.Create(ctx, u); err == nil || !strings.Contains(err.Error(), "percent") {
 		t.Fatalf("ill-typed percent accepted: %v", err)
 	}
@@ -842,15 +848,11 @@ func TestProbeWithoutPort(t *testing.T) {
 	ctx := context.Background()
 	ns, sys := testNamespaces(t)
 	startController(t, Options{SystemNamespace: sys})
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": GroupVersion.String(), "kind": "Service",
-		"metadata": map[string]any{"name": "noport", "namespace": ns},
-		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
-			"image":          "gantry/sample-app",
-			"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/"}, "initialDelaySeconds": int64(3)},
-			"livenessProbe":  map[string]any{"tcpSocket": map[string]any{}},
-		}}}}},
-	}}
+	u := unstructuredService(ns, "noport", map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
+		"image":          "gantry/sample-app",
+		"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/"}, "initialDelaySeconds": int64(3)},
+		"livenessProbe":  map[string]any{"tcpSocket": map[string]any{}},
+	}}}}})
 	if err := testClient.Create(ctx, u); err != nil {
 		t.Fatalf("a probe without a port refused: %v", err)
 	}
