@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/api"
+	gcontroller "github.com/gantry-dev/gantry/controller"
 	"github.com/gantry-dev/gantry/controller/reconcile"
+	"github.com/gantry-dev/gantry/gateway"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -82,8 +84,18 @@ func (r *domainMappingReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		Scheme: cfg.Network.DefaultExternalScheme, Port: r.o.GatewayPort,
 	}
 	out := reconcile.DomainMapping(d, in, now)
+	// Ready only once the gateways serve the host, as for routes.
+	var again time.Duration
+	if r.probe != nil && reconcile.IsTrue(out.Status.Conditions, api.ConditionReady) {
+		if ok, why := r.probe.serves(ctx, r.mappedEntries(d, in)); !ok {
+			r.log.Debug("domain mapping not served yet", "namespace", dm.Namespace, "name", dm.Name, "why", why)
+			out.Status.Conditions = setCondition(out.Status.Conditions, now, api.ConditionIngressReady, corev1.ConditionUnknown, "Uninitialized", probeWaitMessage)
+			out.Status.Conditions = setCondition(out.Status.Conditions, now, api.ConditionReady, corev1.ConditionUnknown, "Uninitialized", probeWaitMessage)
+			again = probeInterval
+		}
+	}
 	if equality.Semantic.DeepEqual(out.Status, dm.Status) {
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: again}, nil
 	}
 	if c := reconcile.GetCondition(out.Status.Conditions, api.ConditionReady); c != nil && c.Status == corev1.ConditionFalse {
 		if old := reconcile.GetCondition(dm.Status.Conditions, api.ConditionReady); old == nil || old.Message != c.Message {
@@ -91,5 +103,29 @@ func (r *domainMappingReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}
 	dm.Status = out.Status
-	return requeueOnConflict(r.c.Status().Update(ctx, dm))
+	res, err = requeueOnConflict(r.c.Status().Update(ctx, dm))
+	if err == nil && !res.Requeue {
+		res.RequeueAfter = again
+	}
+	return res, err
+}
+
+// mappedEntries is what the gateways serve for dm: its route's main entry
+// under dm's host (gatewayRunner.domainMappingEntries).
+func (r *domainMappingReconciler) mappedEntries(dm *api.DomainMapping, in reconcile.DomainMappingInputs) []gateway.RouteEntry {
+	ns := dm.Spec.Ref.Namespace
+	if ns == "" {
+		ns = dm.Namespace
+	}
+	rt := in.Route(ns, dm.Spec.Ref.Name)
+	if rt == nil {
+		return nil
+	}
+	for _, e := range gcontroller.RouteEntries([]api.Object{withKind(rt)}, func(string, string) *api.Revision { return nil }) {
+		if e.Tag == "" && e.PathPrefix == "" {
+			e.RewriteHost, e.Host = e.Host, dm.Name
+			return []gateway.RouteEntry{e}
+		}
+	}
+	return nil
 }

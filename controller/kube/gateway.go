@@ -156,7 +156,16 @@ func (g *gatewayRunner) program(ctx context.Context) error {
 	return nil
 }
 
-// domainMappingEntries serves each ready DomainMapping's host with its
+// servable: a DomainMapping whose host is its own and whose reference
+// resolves is served, Ready or not yet: its reconciler says Ready only once
+// the gateways serve it (probe.go).
+func servable(dm *api.DomainMapping) bool {
+	return reconcile.IsTrue(dm.Status.Conditions, api.ConditionDomainClaimed) &&
+		reconcile.IsTrue(dm.Status.Conditions, api.ConditionReferenceResolved) &&
+		reconcile.IsTrue(dm.Status.Conditions, reconcile.ConditionCertificateProvisioned)
+}
+
+// domainMappingEntries serves each servable DomainMapping's host with its
 // route's traffic, rewriting the Host to the route's.
 func (g *gatewayRunner) domainMappingEntries(ctx context.Context, routeEntries []gateway.RouteEntry) []gateway.RouteEntry {
 	var dms DomainMappingList
@@ -172,7 +181,7 @@ func (g *gatewayRunner) domainMappingEntries(ctx context.Context, routeEntries [
 	var out []gateway.RouteEntry
 	for i := range dms.Items {
 		dm := &dms.Items[i]
-		if !reconcile.IsTrue(dm.Status.Conditions, api.ConditionReady) {
+		if !servable(dm) {
 			continue
 		}
 		ns := dm.Spec.Ref.Namespace

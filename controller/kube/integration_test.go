@@ -922,4 +922,36 @@ func TestRouteReadyOnlyOnceGatewaysServeIt(t *testing.T) {
 	}
 	gw.SetTable(tb)
 	eventually(t, waitFor, "ready once the gateway serves it", serviceReady(ns, "probed", "probed-00001"))
+
+	// A DomainMapping the same way: Ready once the gateway serves its host.
+	dm := &api.DomainMapping{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probed.example.com"},
+		Spec: api.DomainMappingSpec{Ref: api.KReference{Kind: api.KindService, Name: "probed", APIVersion: GroupVersion.String()}}}
+	if err := testClient.Create(ctx, dm); err != nil {
+		t.Fatal(err)
+	}
+	dmCondition := func(want corev1.ConditionStatus, reason string) func() error {
+		return func() error {
+			if err := testClient.Get(ctx, key(ns, dm.Name), dm); err != nil {
+				return err
+			}
+			c := reconcile.GetCondition(dm.Status.Conditions, api.ConditionReady)
+			if c == nil || c.Status != want || c.Reason != reason {
+				return fmt.Errorf("ready condition %+v", c)
+			}
+			return nil
+		}
+	}
+	eventually(t, waitFor, "the domain mapping waiting for the gateway", dmCondition(corev1.ConditionUnknown, "Uninitialized"))
+	served := append([]gateway.RouteEntry(nil), entries...)
+	for _, e := range entries {
+		if e.Tag == "" && e.PathPrefix == "" {
+			e.RewriteHost, e.Host = e.Host, dm.Name
+			served = append(served, e)
+		}
+	}
+	if tb, err = gateway.NewTable(served); err != nil {
+		t.Fatal(err)
+	}
+	gw.SetTable(tb)
+	eventually(t, waitFor, "the domain mapping ready once the gateway serves it", dmCondition(corev1.ConditionTrue, ""))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/controller/kube"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -416,5 +417,35 @@ spec:
 	}
 	if d := k.deployment(t, ns, rev); d.Spec.ProgressDeadlineSeconds == nil || *d.Spec.ProgressDeadlineSeconds != 15 {
 		t.Errorf("progressDeadlineSeconds %v, want config-deployment's 15", d.Spec.ProgressDeadlineSeconds)
+	}
+}
+
+// A DomainMapping in the cluster: Ready once the gateway pods serve its
+// host, and the first request for that host right after is the service's.
+func TestDomainMappingInPods(t *testing.T) {
+	k := connect(t)
+	ns := k.namespace(t)
+	k.warmService(t, ns, "mapped", `
+          env: [{name: TARGET, value: mapped}]
+`)
+	k.ready(t, ns, "mapped", 3*time.Minute)
+	host := ns + ".example.com"
+	dm := &api.DomainMapping{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: host},
+		Spec: api.DomainMappingSpec{Ref: api.KReference{Kind: api.KindService, Name: "mapped", APIVersion: api.GroupGantry + "/v1"}}}
+	if err := k.c.Create(context.Background(), dm); err != nil {
+		t.Fatal(err)
+	}
+	if !poll(time.Minute, func() bool {
+		if err := k.c.Get(context.Background(), client.ObjectKeyFromObject(dm), dm); err != nil {
+			return false
+		}
+		return slices.ContainsFunc(dm.Status.Conditions, func(c api.Condition) bool {
+			return c.Type == api.ConditionReady && c.Status == corev1.ConditionTrue
+		})
+	}) {
+		t.Fatalf("domain mapping %s not Ready: %+v", host, dm.Status.Conditions)
+	}
+	if code, body, err := k.get(host, "/"); err != nil || code != 200 || !strings.Contains(body, "Hello mapped!") {
+		t.Errorf("the first request for %s right after Ready: %d %q %v", host, code, body, err)
 	}
 }
