@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,6 +22,32 @@ type DeploymentConfig struct {
 	// the map does not say: the runtime's default then (Knative's 600s on
 	// Kubernetes, 120s under gantry up, to see a stuck revision sooner).
 	ProgressDeadline time.Duration
+}
+
+// Defaults of progress-deadline when neither the revision nor
+// config-deployment sets it: Knative's on Kubernetes, shorter under gantry up,
+// to see a stuck revision sooner.
+const (
+	DefaultProgressDeadline    = 600 * time.Second
+	OneMachineProgressDeadline = 120 * time.Second
+)
+
+// ProgressDeadline is how long a revision with annotations has to become
+// ready: serving.knative.dev/progress-deadline, else d's progress-deadline,
+// else fallback.
+func ProgressDeadline(annotations map[string]string, d DeploymentConfig, fallback time.Duration) time.Duration {
+	if v := annotations[AnnotationProgressDeadline]; v != "" {
+		if dur, err := time.ParseDuration(v); err == nil && dur > 0 {
+			return dur
+		}
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+	}
+	if d.ProgressDeadline > 0 {
+		return d.ProgressDeadline
+	}
+	return fallback
 }
 
 // DefaultDeploymentConfig is Knative's default config-deployment.

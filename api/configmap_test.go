@@ -367,3 +367,26 @@ func TestProxyLimitsEnvRoundTrip(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestProgressDeadlineOrder(t *testing.T) {
+	cfg := DeploymentConfig{ProgressDeadline: 45 * time.Second}
+	for _, tc := range []struct {
+		ann  string
+		d    DeploymentConfig
+		want time.Duration
+	}{
+		{"20s", cfg, 20 * time.Second},
+		{"90", cfg, 90 * time.Second},
+		{"", cfg, 45 * time.Second},
+		{"soon", cfg, 45 * time.Second},
+		{"", DeploymentConfig{}, OneMachineProgressDeadline},
+	} {
+		ann := map[string]string{}
+		if tc.ann != "" {
+			ann[AnnotationProgressDeadline] = tc.ann
+		}
+		if got := ProgressDeadline(ann, tc.d, OneMachineProgressDeadline); got != tc.want {
+			t.Errorf("annotation %q, config %v: %v, want %v", tc.ann, tc.d.ProgressDeadline, got, tc.want)
+		}
+	}
+}

@@ -309,7 +309,8 @@ func (c *Controller) reconcileRevisions(cfg *api.Config) error {
 			inputs = append(inputs, scaling.RevisionInput{Namespace: rev.Namespace, Name: rev.Name,
 				Service: rev.Labels[api.LabelService], Configuration: rev.Labels[api.LabelConfiguration],
 				Annotations: rev.Annotations, ContainerConcurrency: cc, Reachable: routed[k] || latest[k],
-				Created: rev.CreationTimestamp.Time})
+				Created:          rev.CreationTimestamp.Time,
+				ProgressDeadline: api.ProgressDeadline(rev.Annotations, cfg.Deployment, api.OneMachineProgressDeadline)})
 		}
 		c.o.Scaler.Sync(inputs, cfg.Autoscaler)
 	}

@@ -172,7 +172,8 @@ func (a *autoscalerRunner) apply(ctx context.Context) error {
 		inputs = append(inputs, scaling.RevisionInput{Namespace: rev.Namespace, Name: rev.Name,
 			Service: rev.Labels[api.LabelService], Configuration: rev.Labels[api.LabelConfiguration],
 			Annotations: rev.Annotations, ContainerConcurrency: cc, Reachable: routed[k] || latest[k],
-			Created: rev.CreationTimestamp.Time})
+			Created:          rev.CreationTimestamp.Time,
+			ProgressDeadline: api.ProgressDeadline(rev.Annotations, cfg.Deployment, api.DefaultProgressDeadline)})
 	}
 	a.scaler.Sync(inputs, cfg.Autoscaler)
 	var errs []error

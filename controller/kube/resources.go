@@ -205,22 +205,15 @@ func MakeDeployment(rev *api.Revision, replicas int32, o ResourceOptions) *appsv
 
 func ptrIntStr(v intstr.IntOrString) *intstr.IntOrString { return &v }
 
-// progressDeadline is serving.knative.dev/progress-deadline, else
-// config-deployment's (def), else Knative's 600s; whole seconds, at least one.
+// progressDeadline is api.ProgressDeadline (def is config-deployment's) in
+// whole seconds, at least one.
 func progressDeadline(rev *api.Revision, def time.Duration) *int32 {
-	s := int32(600)
-	if def > 0 {
-		secs := int64(def / time.Second)
-		if def%time.Second != 0 {
-			secs++
-		}
-		s = int32(min(secs, math.MaxInt32))
+	d := api.ProgressDeadline(rev.Annotations, api.DeploymentConfig{ProgressDeadline: def}, api.DefaultProgressDeadline)
+	secs := int64(d / time.Second)
+	if d%time.Second != 0 {
+		secs++
 	}
-	if v := rev.Annotations[api.AnnotationProgressDeadline]; v != "" {
-		if d, err := parseSeconds(v); err == nil && d > 0 {
-			s = d
-		}
-	}
+	s := int32(max(1, min(secs, math.MaxInt32)))
 	return &s
 }
 

@@ -323,17 +323,11 @@ func terminationGrace(rev *api.Revision) time.Duration {
 // progressDeadline is the revision's serving.knative.dev/progress-deadline,
 // else config-deployment's progress-deadline, else the runtime's.
 func (in *instance) progressDeadline() time.Duration {
-	if v := in.rev.Annotations[api.AnnotationProgressDeadline]; v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			return d
-		}
-	}
+	var d api.DeploymentConfig
 	if f := in.rt.opts.Deployment; f != nil {
-		if d := f().ProgressDeadline; d > 0 {
-			return d
-		}
+		d = f()
 	}
-	return in.rt.opts.ProgressDeadline
+	return api.ProgressDeadline(in.rev.Annotations, d, in.rt.opts.ProgressDeadline)
 }
 
 func (in *instance) everReadyNow() bool {

@@ -83,7 +83,7 @@ func New(o Options) (*Runtime, error) {
 		o.DrainQuietPeriod = time.Second
 	}
 	if o.ProgressDeadline <= 0 {
-		o.ProgressDeadline = 120 * time.Second
+		o.ProgressDeadline = api.OneMachineProgressDeadline
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -24,6 +24,10 @@ type RevisionInput struct {
 	// Reachable: a route sends traffic to it (min-scale only holds then).
 	Reachable bool
 	Created   time.Time
+	// ProgressDeadline is the revision's (api.ProgressDeadline): a revision
+	// activating for 30 s longer is scaled to zero, as Knative's KPA does.
+	// 0: Knative's 600 s.
+	ProgressDeadline time.Duration
 }
 
 // Options configures a Scaler. Pods is required.
@@ -309,7 +313,8 @@ func (s *Scaler) decide(r *revScaler, now time.Time) bool {
 		// revision has no ready instance.
 		ActivatorInPath: true, ProxyFor: proxyFor,
 		StableWindow: r.rs.StableWindow, GracePeriod: s.cfg.ScaleToZeroGracePeriod,
-		RetentionPeriod: r.rs.ScaleToZeroPodRetentionPeriod,
+		RetentionPeriod:   r.rs.ScaleToZeroPodRetentionPeriod,
+		ActivationTimeout: activationTimeout(r.in.ProgressDeadline),
 	})
 	old := r.scale
 	if b.Apply {
@@ -343,4 +348,12 @@ func (s *Scaler) decide(r *revScaler, now time.Time) bool {
 		return true
 	}
 	return false
+}
+
+// activationTimeout is Knative's: the progress deadline and 30 s more.
+func activationTimeout(progressDeadline time.Duration) time.Duration {
+	if progressDeadline <= 0 {
+		return 0 // autoscaler.DefaultActivationTimeout
+	}
+	return progressDeadline + 30*time.Second
 }

@@ -159,3 +159,27 @@ func TestScrapeSkipsBrokenPods(t *testing.T) {
 		t.Errorf("revision concurrency = %v, want 12 (4 × 3 ready pods)", st.AverageConcurrentRequests)
 	}
 }
+
+// A revision that never becomes ready stays activating for its progress
+// deadline and 30 s more, then goes to zero, as Knative's KPA does; not for
+// Knative's default 630 s when its deadline is shorter.
+func TestNeverReadyRevisionGivesUpAfterItsDeadline(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	s := New(Options{Now: clk.now, Registry: prometheus.NewRegistry(), Pods: func(string, string) []Pod { return nil }})
+	in := RevisionInput{Namespace: "default", Name: "stuck-00001", Service: "stuck", Configuration: "stuck",
+		Reachable: true, ProgressDeadline: 10 * time.Second}
+	s.Sync([]RevisionInput{in}, api.DefaultAutoscalerConfig())
+	tick := func(d time.Duration) int {
+		t.Helper()
+		clk.add(d)
+		s.tickAll()
+		sc, _ := s.Scale("default", "stuck-00001")
+		return sc
+	}
+	if sc := tick(30 * time.Second); sc != 1 {
+		t.Fatalf("scale %d 30 s in, want the initial 1 until 40 s", sc)
+	}
+	if sc := tick(15 * time.Second); sc != 0 {
+		t.Errorf("scale %d 45 s in, want 0 (deadline 10 s + 30 s); decisions %+v", sc, s.Decisions("default", "stuck-00001"))
+	}
+}
