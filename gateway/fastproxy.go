@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/h1"
+	"github.com/gantry-dev/gantry/internal/quietunix"
 )
 
 // fastProxy forwards HTTP/1.x requests, bodies included, over pooled
@@ -108,7 +109,7 @@ func (f *fastProxy) get(ctx context.Context, p *h1.Pool, addr string, replay boo
 	if err != nil {
 		return nil, false, err
 	}
-	return h1.NewClientConn(c), false, nil
+	return h1.NewClientConn(quietunix.Wrap(c)), false, nil
 }
 
 // errNotSent: nothing reached the client, the caller may answer with an error.

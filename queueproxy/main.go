@@ -18,6 +18,7 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/h1"
 	"github.com/gantry-dev/gantry/internal/multilisten"
+	"github.com/gantry-dev/gantry/internal/quietunix"
 )
 
 // Ports are the bound ports, as written to --ports-file.
@@ -305,7 +306,8 @@ func listenUnix(path string) (net.Listener, error) {
 		ln.Close()
 		return nil, fmt.Errorf("unix socket: %w", err)
 	}
-	return ln, nil
+	// Its connections wake the queue-proxy only to read (see quietunix).
+	return quietunix.Listener{Listener: ln}, nil
 }
 
 // writePortsFile replaces path atomically, so a reader never sees half a file.

@@ -1,0 +1,280 @@
+//go:build linux
+
+package quietunix
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pair returns a wrapped client and the server's end of a Unix socket.
+func pair(t *testing.T) (*Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(got)
+			return
+		}
+		got <- c
+	}()
+	nc, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc, ok := Wrap(nc).(*Conn)
+	if !ok {
+		t.Fatal("a Unix socket was not wrapped")
+	}
+	srv, ok := <-got
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { qc.Close(); srv.Close() })
+	return qc, srv
+}
+
+func TestRoundTripsAndLargeWrites(t *testing.T) {
+	c, srv := pair(t)
+	go io.Copy(srv, srv) // echo
+	for i := 0; i < 100; i++ {
+		msg := fmt.Sprintf("request %d\n", i)
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+			t.Fatalf("read %q, %v; want %q", buf, err, msg)
+		}
+	}
+	// Far more than the socket buffers hold: writes block and resume.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
+	errc := make(chan error, 1)
+	go func() { _, err := c.Write(big); errc <- err }()
+	back := make([]byte, len(big))
+	time.Sleep(50 * time.Millisecond) // let the write find the buffers full
+	if _, err := io.ReadFull(c, back); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(back, big) {
+		t.Fatal("8 MiB echoed differently")
+	}
+	if n := entries(t, c.wf); len(n) != 0 {
+		t.Fatalf("the write set still holds %v after the write: writability stays asked for", n)
+	}
+}
+
+// The point of the package: nothing in the process asks for the socket's
+// writability while it is idle. Without Wrap the runtime's own epoll set
+// holds it for EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET.
+func TestNoEpollSetAsksForWritability(t *testing.T) {
+	c, _ := pair(t)
+	var st unix.Stat_t
+	if err := unix.Fstat(c.fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	ino := "ino:" + strconv.FormatUint(st.Ino, 16) // fdinfo writes it in hex
+	found := 0
+	dir, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range dir {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if target != "anon_inode:[eventpoll]" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc/self/fdinfo", e.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 4 || f[0] != "tfd:" || !containsField(f, ino) {
+				continue
+			}
+			ev, _ := strconv.ParseUint(f[3], 16, 32)
+			found++
+			if ev&unix.EPOLLOUT != 0 {
+				t.Errorf("epoll set fd %s asks for writability: %s", e.Name(), line)
+			}
+		}
+	}
+	if found != 1 {
+		t.Fatalf("the socket is in %d epoll sets, want 1 (its own read set)", found)
+	}
+}
+
+// entries lists the fds an epoll set holds, from /proc/self/fdinfo.
+func entries(t *testing.T, f *os.File) []string {
+	t.Helper()
+	var fd uintptr
+	sc, _ := f.SyscallConn()
+	sc.Control(func(s uintptr) { fd = s })
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "tfd:") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func TestDeadlines(t *testing.T) {
+	c, srv := pair(t)
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	start := time.Now()
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline: %v, want a timeout", err)
+	}
+	if d := time.Since(start); d < 25*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("timed out after %v", d)
+	}
+	// A deadline in the past fails the read even with data there, as net's.
+	srv.Write([]byte("x"))
+	time.Sleep(10 * time.Millisecond)
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read with a past deadline: %v", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	if b := make([]byte, 1); func() error { _, err := c.Read(b); return err }() != nil || b[0] != 'x' {
+		t.Fatal("the byte was lost after the deadline was cleared")
+	}
+	// Writes to a peer that does not read block until their deadline.
+	lots := make([]byte, 64<<20) // made first: zeroing it can take the 50 ms
+	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	n, err := c.Write(lots)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n == 0 || n == 64<<20 {
+		t.Fatalf("write past its deadline: %d, %v; want part written and a timeout", n, err)
+	}
+}
+
+func TestCloseWakesAReader(t *testing.T) {
+	c, srv := pair(t)
+	errc := make(chan error, 1)
+	go func() { _, err := c.Read(make([]byte, 1)); errc <- err }()
+	time.Sleep(20 * time.Millisecond)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("blocked read after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not wake the reader")
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after Close: %v", err)
+	}
+	srv.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := srv.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("peer after Close read %v, want EOF: the socket stayed open", err)
+	}
+	if err := c.Close(); err == nil {
+		t.Fatal("a second Close succeeded")
+	}
+}
+
+func TestCloseWriteAndEOF(t *testing.T) {
+	c, srv := pair(t)
+	go func() {
+		b, _ := io.ReadAll(srv) // until our CloseWrite
+		fmt.Fprintf(srv, "got %d bytes\n", len(b))
+		srv.Close()
+	}()
+	c.Write([]byte("hello"))
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "got 5 bytes\n" {
+		t.Fatalf("after CloseWrite read %q, %v", line, err)
+	}
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after the peer closed: %v, want io.EOF", err)
+	}
+}
+
+func TestOthersAreLeftAlone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if Wrap(nc) != nc {
+		t.Fatal("a TCP connection was wrapped")
+	}
+}
+
+func containsField(fields []string, s string) bool {
+	for _, f := range fields {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Both ends wrapped, many short exchanges: a lost wake-up hangs a read
+// until its deadline.
+func TestNoLostWakeups(t *testing.T) {
+	c, srv := pair(t)
+	s := Wrap(srv) // closes srv; s is closed below
+	t.Cleanup(func() { s.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := s.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := s.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 64)
+	for i := 0; i < 20000; i++ {
+		if _, err := c.Write(buf[:1+i%64]); err != nil {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+		if _, err := io.ReadFull(c, buf[:1+i%64]); err != nil {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+	}
+}
