@@ -6,13 +6,14 @@
 # runs too, in turns with this tree's (each leading every other round),
 # ROUNDS times each; a fresh `gantry up` per run.
 #
-#   BASELINE=568b567 bench/wakeups.sh   # ROUNDS=3 RATE=2000 DUR=5 CONNS=50
+#   BASELINE=568b567 bench/wakeups.sh   # ROUNDS=3 RATE=2000 DUR=5 CONNS=50 MODES="rate saturated"
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
 RATE=${RATE:-2000}
 DUR=${DUR:-5}
 CONNS=${CONNS:-50}
+MODES=${MODES:-rate saturated}
 host=hello.default.localhost
 
 cd "$(dirname "$0")/.."
@@ -87,7 +88,7 @@ run() {
 for r in $(seq "$ROUNDS"); do
 	order=("${builds[@]}")
 	[ $((r % 2)) = 0 ] && [ ${#builds[@]} = 2 ] && order=(base this) # each build leads every other round
-	for mode in rate saturated; do
+	for mode in $MODES; do
 		for b in "${order[@]}"; do
 			line=$(run "$b" "$mode")
 			echo "round $r $line" >&2

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/quietunix"
 )
 
 // An endpoint with a Unix socket (a queue-proxy on this machine) gets the
@@ -57,6 +59,14 @@ func TestFastPathOverUnixSocket(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("X-Backend") != "unix" || string(b) != tc.method+" u "+tc.body {
 			t.Fatalf("%s: %d from %q: %.40q", tc.method, resp.StatusCode, resp.Header.Get("X-Backend"), b)
 		}
+	}
+
+	// Kept out of the runtime's poller, so the queue-proxy's reads do not
+	// wake the gateway (see quietunix).
+	if ac := g.fast.pool(sock).Get(); ac == nil {
+		t.Error("no pooled connection to the socket")
+	} else if _, ok := ac.Conn.(*quietunix.Conn); !ok {
+		t.Errorf("the pooled connection is a %T, want a *quietunix.Conn", ac.Conn)
 	}
 
 	// A socket nobody listens on is the backend's failure: a 502, no

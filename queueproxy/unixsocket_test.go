@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gantry-dev/gantry/internal/quietunix"
 )
 
 func unixClient(path string) *http.Client {
@@ -97,5 +99,28 @@ func TestUnixSocketPathTaken(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "no Unix socket") {
 		t.Error("no warning logged")
+	}
+}
+
+// The socket's connections are kept out of the runtime's poller, so the
+// gateway's reads do not wake the queue-proxy (see quietunix).
+func TestUnixSocketConnsAreQuiet(t *testing.T) {
+	ln, err := listenUnix(filepath.Join(t.TempDir(), "qp.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nc, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(*quietunix.Conn); !ok {
+		t.Fatalf("accepted a %T, want a *quietunix.Conn", c)
 	}
 }

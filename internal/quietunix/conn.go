@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,10 +45,10 @@ type Conn struct {
 	rp, wp      []byte
 	rn, wn      int
 	rerr, werr  error
-	rev, wev    [1]unix.EpollEvent
 	wregistered bool
 	readFn      func(uintptr) bool
 	writeFn     func(uintptr) bool
+	cleanup     runtime.Cleanup // closes the socket of a Conn dropped unclosed
 }
 
 // Wrap returns c as a *Conn when it is a Unix socket, and c itself
@@ -97,6 +98,8 @@ func newConn(uc *net.UnixConn) (*Conn, error) {
 		return nil, err
 	}
 	c.readFn, c.writeFn = c.doRead, c.doWrite
+	// The os.Files close their sets when dropped; the socket is ours.
+	c.cleanup = runtime.AddCleanup(c, func(fd int) { unix.Close(fd) }, fd)
 	uc.Close() // takes the original out of the runtime's poller; the copy keeps the socket
 	return c, nil
 }
@@ -222,6 +225,7 @@ func (c *Conn) Close() error {
 	if c.closed.Swap(true) {
 		return c.opError("close", net.ErrClosed)
 	}
+	c.cleanup.Stop()
 	rerr := c.rf.Close()
 	werr := c.wf.Close()
 	if rerr != nil || werr != nil {

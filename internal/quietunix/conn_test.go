@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +22,18 @@ import (
 
 // pair returns a wrapped client and the server's end of a Unix socket.
 func pair(t *testing.T) (*Conn, net.Conn) {
+	t.Helper()
+	nc, srv := dial(t)
+	qc, ok := Wrap(nc).(*Conn)
+	if !ok {
+		t.Fatal("a Unix socket was not wrapped")
+	}
+	t.Cleanup(func() { qc.Close() })
+	return qc, srv
+}
+
+// dial returns both ends of a Unix socket, the server's closed at the end.
+func dial(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
 	if err != nil {
@@ -40,16 +53,12 @@ func pair(t *testing.T) (*Conn, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	qc, ok := Wrap(nc).(*Conn)
-	if !ok {
-		t.Fatal("a Unix socket was not wrapped")
-	}
 	srv, ok := <-got
 	if !ok {
 		t.Fatal("accept failed")
 	}
-	t.Cleanup(func() { qc.Close(); srv.Close() })
-	return qc, srv
+	t.Cleanup(func() { srv.Close() })
+	return nc, srv
 }
 
 func TestRoundTripsAndLargeWrites(t *testing.T) {
@@ -277,4 +286,27 @@ func TestNoLostWakeups(t *testing.T) {
 			t.Fatalf("exchange %d: %v", i, err)
 		}
 	}
+}
+
+// A Conn dropped without Close still closes its socket once collected.
+func TestDroppedConnClosesItsSocket(t *testing.T) {
+	nc, srv := dial(t)
+	if _, ok := Wrap(nc).(*Conn); !ok { // and dropped
+		t.Fatal("not wrapped")
+	}
+	srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make(chan error, 1)
+	go func() { _, err := srv.Read(make([]byte, 1)); got <- err }()
+	for i := 0; i < 50; i++ {
+		runtime.GC()
+		select {
+		case err := <-got:
+			if err != io.EOF {
+				t.Fatalf("peer read %v, want EOF", err)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatal("the socket of a dropped Conn stayed open")
 }
