@@ -340,7 +340,7 @@ EOF
 snapshot() { # what the host has that the cluster could leave behind
   {
     echo "# links"; ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
-    echo "# netns"; ls /var/run/netns 2>/dev/null | sort
+    echo "# netns"; { ls /var/run/netns 2>/dev/null || true; } | sort  # none on a fresh machine
     echo "# files"; ls -d /run/containerd/containerd.sock 2>/dev/null || true
     echo "# mounts"; awk '{print $2}' /proc/mounts | grep -F "$dir" | sort || true
     echo "# iptables"; { iptables-save 2>/dev/null; ip6tables-save 2>/dev/null; } | grep -E 'KUBE-|CNI-|'"${POD_CIDR%/*}"'|gantry' | sort -u || true
