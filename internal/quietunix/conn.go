@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -40,8 +41,10 @@ type Conn struct {
 	closed       atomic.Bool
 
 	// State of the call in progress, read by the bound functions below
-	// (method values made once, so a call allocates nothing). Reads and
-	// writes are each serialized by their set's RawConn.
+	// (method values made once, so a call allocates nothing); rmu and wmu
+	// let one read and one write use it at a time, as net.Conn allows
+	// calls from several goroutines.
+	rmu, wmu    sync.Mutex
 	rp, wp      []byte
 	rn, wn      int
 	rerr, werr  error
@@ -153,6 +156,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	c.rp = p
 	if err := c.rc.Read(c.readFn); err != nil {
 		c.rp = nil
@@ -201,6 +206,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.wp, c.wn, c.werr = p, 0, nil
 	err := c.wc.Read(c.writeFn)
 	if c.wregistered {

@@ -310,3 +310,50 @@ func TestDroppedConnClosesItsSocket(t *testing.T) {
 	}
 	t.Fatal("the socket of a dropped Conn stayed open")
 }
+
+// Reads and writes from several goroutines at once, as net.Conn allows:
+// every byte arrives once (go test -race sees shared call state).
+func TestConcurrentCalls(t *testing.T) {
+	c, srv := pair(t)
+	const writers, each = 4, 2000
+	done := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			var err error
+			for i := 0; i < each && err == nil; i++ {
+				_, err = c.Write([]byte("ab"))
+			}
+			done <- err
+		}()
+	}
+	got := make(chan int, 1)
+	go func() { b, _ := io.ReadAll(io.LimitReader(srv, writers*each*2)); got <- len(b) }()
+	for w := 0; w < writers; w++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := <-got; n != writers*each*2 {
+		t.Fatalf("the peer got %d bytes, want %d", n, writers*each*2)
+	}
+
+	go srv.Write(bytes.Repeat([]byte("x"), 1<<16))
+	total := make(chan int, 2)
+	for r := 0; r < 2; r++ {
+		go func() {
+			n, buf := 0, make([]byte, 512)
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			for {
+				k, err := c.Read(buf)
+				n += k
+				if err != nil {
+					total <- n
+					return
+				}
+			}
+		}()
+	}
+	if n := <-total + <-total; n != 1<<16 {
+		t.Fatalf("two readers got %d bytes together, want %d", n, 1<<16)
+	}
+}
