@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,6 +68,10 @@ func TestFastPathOverUnixSocket(t *testing.T) {
 		t.Error("no pooled connection to the socket")
 	} else if _, ok := ac.Conn.(*quietunix.Conn); !ok {
 		t.Errorf("the pooled connection is a %T, want a *quietunix.Conn", ac.Conn)
+	} else if _, ok := ac.Conn.(syscall.Conn); !ok {
+		// h1's send-then-wait needs it: without, every request pays a
+		// read that fails with EAGAIN before it parks for the answer.
+		t.Errorf("the pooled connection gives no RawConn: no send-then-wait")
 	}
 
 	// A socket nobody listens on is the backend's failure: a 502, no

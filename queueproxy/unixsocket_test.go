@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gantry-dev/gantry/internal/quietunix"
@@ -122,5 +123,10 @@ func TestUnixSocketConnsAreQuiet(t *testing.T) {
 	defer c.Close()
 	if _, ok := c.(*quietunix.Conn); !ok {
 		t.Fatalf("accepted a %T, want a *quietunix.Conn", c)
+	}
+	// The engine sends an answer's last bytes from inside the wait for
+	// the next request (send-then-wait), which needs the socket's RawConn.
+	if _, ok := c.(syscall.Conn); !ok {
+		t.Fatal("the accepted connection gives no RawConn: no send-then-wait")
 	}
 }

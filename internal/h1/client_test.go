@@ -10,22 +10,39 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/quietunix"
 )
 
 // A request larger than both socket buffers: the write from the read
 // callback stops at EAGAIN and an ordinary write finishes it; the app gets
 // every byte and the answer is then readable.
 func TestSendAndWaitFullSocket(t *testing.T) {
+	t.Run("net.UnixConn", func(t *testing.T) { testSendAndWaitFullSocket(t, func(c net.Conn) net.Conn { return c }) })
+	// The gateway's connections to a queue-proxy's socket.
+	t.Run("quietunix", func(t *testing.T) {
+		testSendAndWaitFullSocket(t, func(c net.Conn) net.Conn {
+			q := quietunix.Wrap(c)
+			if _, ok := q.(*quietunix.Conn); !ok {
+				t.Skip("quietunix leaves sockets alone on this system")
+			}
+			return q
+		})
+	})
+}
+
+func testSendAndWaitFullSocket(t *testing.T, wrap func(net.Conn) net.Conn) {
 	// A Unix socket: its buffers fill without TCP's window games.
 	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "app.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c, err := net.Dial("unix", ln.Addr().String())
+	nc, err := net.Dial("unix", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := wrap(nc)
 	defer c.Close()
 	app, err := ln.Accept()
 	if err != nil {
@@ -37,6 +54,27 @@ func TestSendAndWaitFullSocket(t *testing.T) {
 	if ac.sw.raw == nil {
 		t.Fatal("no RawConn for a socket")
 	}
+	// A small request goes out from the callback, which then parks for
+	// the answer.
+	small := "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	resp := "HTTP/1.1 204 No Content\r\n\r\n"
+	ac.Out = append(ac.Out[:0], small...)
+	go func() {
+		io.ReadFull(app, make([]byte, len(small)))
+		time.Sleep(20 * time.Millisecond) // answered after the wait began
+		app.Write([]byte(resp))
+	}()
+	if err := ac.SendAndWait(); err != nil {
+		t.Fatalf("SendAndWait, small: %v", err)
+	}
+	if ac.sw.sent != len(small) {
+		t.Fatalf("the callback wrote %d of %d bytes", ac.sw.sent, len(small))
+	}
+	if n, err := PeekHead(ac.BR); err != nil || n != len(resp) {
+		t.Fatalf("small's response head: %d, %v", n, err)
+	}
+	ac.BR.Discard(len(resp))
+
 	ac.Out = bytes.Repeat([]byte("r"), 4<<20)
 	got := make(chan int, 1)
 	go func() {

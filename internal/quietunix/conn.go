@@ -51,7 +51,11 @@ type Conn struct {
 	wregistered bool
 	readFn      func(uintptr) bool
 	writeFn     func(uintptr) bool
-	cleanup     runtime.Cleanup // closes the socket of a Conn dropped unclosed
+	rawRead     func(uintptr) bool // rawReadFn, bound once
+	rawWrite    func(uintptr) bool // rawWriteFn, bound once
+	rawRF       func(uintptr) bool // the callback of the RawConn.Read in progress
+	rawWF       func(uintptr) bool // and of its Write
+	cleanup     runtime.Cleanup    // closes the socket of a Conn dropped unclosed
 }
 
 // Wrap returns c as a *Conn when it is a Unix socket, and c itself
@@ -101,6 +105,7 @@ func newConn(uc *net.UnixConn) (*Conn, error) {
 		return nil, err
 	}
 	c.readFn, c.writeFn = c.doRead, c.doWrite
+	c.rawRead, c.rawWrite = c.rawReadFn, c.rawWriteFn
 	// The os.Files close their sets when dropped; the socket is ours.
 	c.cleanup = runtime.AddCleanup(c, func(fd int) { unix.Close(fd) }, fd)
 	uc.Close() // takes the original out of the runtime's poller; the copy keeps the socket
@@ -257,6 +262,77 @@ func (c *Conn) shutdown(how int) error {
 	}
 	if serr != nil {
 		return c.opError("shutdown", os.NewSyscallError("shutdown", serr))
+	}
+	return nil
+}
+
+// SyscallConn gives the socket to callers that do their own system calls
+// and wait as a net.Conn's RawConn does: internal/h1's send-then-wait
+// writes a request (or an answer's last bytes) and parks for the reply
+// without the read that fails with EAGAIN first. Waits are on the Conn's
+// own sets, so the socket stays out of the runtime's poller.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
+
+type rawConn struct{ c *Conn }
+
+func (c *Conn) rawReadFn(uintptr) bool { return c.rawRF(uintptr(c.fd)) }
+
+// rawWriteFn asks for writability only once f found the socket full, as
+// doWrite does.
+func (c *Conn) rawWriteFn(ep uintptr) bool {
+	if c.rawWF(uintptr(c.fd)) {
+		return true
+	}
+	if !c.wregistered {
+		if err := unix.EpollCtl(int(ep), unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLET, Fd: int32(c.fd)}); err != nil {
+			c.werr = os.NewSyscallError("epoll_ctl", err)
+			return true
+		}
+		c.wregistered = true
+	}
+	return false
+}
+
+// Read calls f with the socket until it returns true, waiting for
+// readability in between. As for a net.Conn, readiness from before the
+// call is dropped: f runs first.
+func (r rawConn) Read(f func(fd uintptr) bool) error {
+	c := r.c
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rawRF = f
+	err := c.rc.Read(c.rawRead)
+	c.rawRF = nil
+	if err != nil {
+		return c.opError("read", err)
+	}
+	return nil
+}
+
+func (r rawConn) Write(f func(fd uintptr) bool) error {
+	c := r.c
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.rawWF, c.werr = f, nil
+	err := c.wc.Read(c.rawWrite)
+	if c.wregistered {
+		c.wc.Control(func(ep uintptr) { unix.EpollCtl(int(ep), unix.EPOLL_CTL_DEL, c.fd, nil) })
+		c.wregistered = false
+	}
+	c.rawWF = nil
+	if err == nil {
+		err = c.werr
+	}
+	if err != nil {
+		return c.opError("write", err)
+	}
+	return nil
+}
+
+func (r rawConn) Control(f func(fd uintptr)) error {
+	c := r.c
+	if err := c.rc.Control(func(uintptr) { f(uintptr(c.fd)) }); err != nil {
+		return c.opError("control", err)
 	}
 	return nil
 }

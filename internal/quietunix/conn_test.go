@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -355,5 +356,126 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 	if n := <-total + <-total; n != 1<<16 {
 		t.Fatalf("two readers got %d bytes together, want %d", n, 1<<16)
+	}
+}
+
+// The RawConn that h1's send-then-wait uses: the callback gets the socket,
+// runs first, and is called again only once the socket is readable, so a
+// request written from the first call parks for the answer without the
+// read that fails with EAGAIN first.
+func TestRawConnSendThenWait(t *testing.T) {
+	c, srv := pair(t)
+	go io.Copy(srv, srv) // echo
+	sc, ok := any(c).(syscall.Conn)
+	if !ok {
+		t.Fatal("a *Conn is not a syscall.Conn: h1 cannot send then wait on it")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		msg := []byte(fmt.Sprintf("request %d", i))
+		calls, reads := 0, 0
+		var got []byte
+		err := raw.Read(func(fd uintptr) bool {
+			calls++
+			if calls == 1 {
+				if n, err := unix.Write(int(fd), msg); n != len(msg) || err != nil {
+					t.Errorf("write on the socket: %d, %v", n, err)
+					return true
+				}
+				return false // park for the echo
+			}
+			buf := make([]byte, 64)
+			n, err := unix.Read(int(fd), buf)
+			reads++
+			if err == unix.EAGAIN {
+				return false
+			}
+			got = append(got, buf[:max(n, 0)]...)
+			return len(got) >= len(msg) || err != nil
+		})
+		if err != nil || string(got) != string(msg) {
+			t.Fatalf("exchange %d: read %q, %v; want %q", i, got, err, msg)
+		}
+		// A wake-up only comes with data: at most a spurious one now and
+		// then, never a read per exchange that finds nothing.
+		if reads > 2 {
+			t.Fatalf("exchange %d: %d reads for one echo", i, reads)
+		}
+	}
+}
+
+func TestRawConnDeadlineAndClose(t *testing.T) {
+	c, _ := pair(t)
+	raw, _ := c.SyscallConn()
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	err := raw.Read(func(uintptr) bool { return false })
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("wait past the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	c.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() { done <- raw.Read(func(uintptr) bool { return false }) }()
+	time.Sleep(30 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("wait ended by Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the wait")
+	}
+	if err := raw.Control(func(uintptr) {}); err == nil {
+		t.Error("Control on a closed Conn succeeded")
+	}
+}
+
+// RawConn.Write waits for writability when the callback finds the socket
+// full, and asks for it no longer afterwards.
+func TestRawConnWriteWaitsWhenFull(t *testing.T) {
+	c, srv := pair(t)
+	raw, _ := c.SyscallConn()
+	var typ int
+	raw.Control(func(fd uintptr) { typ, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE) })
+	if typ != unix.SOCK_STREAM {
+		t.Fatalf("Control's fd has socket type %d, want the stream socket", typ)
+	}
+	big := bytes.Repeat([]byte("x"), 8<<20)
+	got := make(chan int, 1)
+	go func() {
+		time.Sleep(50 * time.Millisecond) // let the writer find the buffers full
+		n, _ := io.ReadFull(srv, make([]byte, len(big)))
+		got <- n
+	}()
+	sent, full := 0, 0
+	err := raw.Write(func(fd uintptr) bool {
+		for sent < len(big) {
+			n, err := unix.Write(int(fd), big[sent:])
+			if err == unix.EAGAIN {
+				full++
+				return false
+			}
+			if err != nil {
+				t.Errorf("write: %v", err)
+				return true
+			}
+			sent += n
+		}
+		return true
+	})
+	if err != nil || sent != len(big) {
+		t.Fatalf("raw write: %d of %d, %v", sent, len(big), err)
+	}
+	if full == 0 {
+		t.Error("the socket was never full: the wait for writability was not exercised")
+	}
+	if n := <-got; n != len(big) {
+		t.Fatalf("peer got %d bytes", n)
+	}
+	if n := entries(t, c.wf); len(n) != 0 {
+		t.Fatalf("the write set still holds %v after the write", n)
 	}
 }
