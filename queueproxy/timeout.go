@@ -29,11 +29,12 @@ type Timeouts struct {
 //   - a request records its deadlines and joins the handler's sweep list
 //     (a sharded intrusive list: no allocation). A sweep runs every
 //     sweepPeriod while requests are in flight and arms the precise timer of
-//     each request it finds, once. Requests that end within a sweep period -
+//     each request it finds the second time, so one that has run for at
+//     least a whole period. Requests that end within a sweep period -
 //     nearly all of them - never touch the runtime's timer heap, whose
 //     Reset/Stop costs (and the wake-ups of idle threads that come with them)
 //     were a large part of the proxy's CPU. A request whose earliest deadline
-//     is closer than 2·sweepPeriod arms its timer at once, so deadlines are
+//     is closer than 3·sweepPeriod arms its timer at once, so deadlines are
 //     met exactly as with one timer per request;
 //   - the armed timer fires at the earliest pending deadline, re-checks every
 //     deadline against the clock and either ends the request or re-arms for
@@ -78,7 +79,7 @@ func (t Timeouts) start(rw *respWriter, r *http.Request, start int64, sw *sweepe
 	// Requests with no deadline join the sweep too: a sweep also starts
 	// the client watch of the requests it finds (h1ctx.go).
 	sweep := false
-	if next != math.MaxInt64 && (sw == nil || next-start < int64(2*sweepPeriod)) {
+	if next != math.MaxInt64 && (sw == nil || next-start < int64(3*sweepPeriod)) {
 		rw.armLocked(next - start)
 	} else if sw != nil {
 		sweep = true
@@ -128,7 +129,7 @@ func (s *sweeper) add(rw *respWriter) {
 	rw.sweepIdx = int(i)
 	sh := &s.shards[i]
 	sh.mu.Lock()
-	rw.listed = true
+	rw.listed, rw.seen = true, false
 	rw.sweepPrev, rw.sweepNext = nil, sh.head
 	if sh.head != nil {
 		sh.head.sweepPrev = rw
@@ -161,8 +162,12 @@ func (s *sweeper) remove(rw *respWriter) {
 	sh.mu.Unlock()
 }
 
-// sweep arms the timer of every listed request, starts its client watch
-// and empties the list; it runs every sweepPeriod while requests are listed.
+// sweep marks the listed requests it finds for the first time; those it
+// finds again have run for a whole period at least: it arms their timers,
+// starts their client watches and takes them off the list. Handing over
+// at the first sighting would arm and watch requests a few microseconds
+// old, under load some fifty per sweep, nearly all of them about to end.
+// It runs every sweepPeriod while requests are listed.
 func (s *sweeper) sweep() {
 	now := nanotime()
 	for i := range s.shards {
@@ -170,6 +175,11 @@ func (s *sweeper) sweep() {
 		sh.mu.Lock()
 		for rw := sh.head; rw != nil; {
 			next := rw.sweepNext
+			if !rw.seen {
+				rw.seen = true
+				rw = next
+				continue
+			}
 			rw.mu.Lock()
 			if rw.active {
 				if d := rw.nextDeadlineLocked(); !rw.armed && d != math.MaxInt64 {
@@ -180,10 +190,18 @@ func (s *sweeper) sweep() {
 				h1.WatchClient(rw.req.Context())
 			}
 			rw.mu.Unlock()
+			if rw.sweepPrev != nil {
+				rw.sweepPrev.sweepNext = rw.sweepNext
+			} else {
+				sh.head = rw.sweepNext
+			}
+			if rw.sweepNext != nil {
+				rw.sweepNext.sweepPrev = rw.sweepPrev
+			}
+			sh.n--
 			rw.listed, rw.sweepPrev, rw.sweepNext = false, nil, nil
 			rw = next
 		}
-		sh.head, sh.n = nil, 0
 		sh.mu.Unlock()
 	}
 	s.running.Store(false)

@@ -43,6 +43,7 @@ type respWriter struct {
 
 	// sweeper list membership, guarded by the shard's lock
 	listed               bool
+	seen                 bool // found by a sweep once already
 	sweepPrev, sweepNext *respWriter
 	sweepIdx             int // shard; written only by the request's goroutine
 }
