@@ -149,6 +149,12 @@ func (s *sweeper) remove(rw *respWriter) {
 		sh.mu.Unlock()
 		return
 	}
+	sh.unlinkLocked(rw)
+	sh.mu.Unlock()
+}
+
+// unlinkLocked takes rw off sh's list; sh.mu is held.
+func (sh *sweepShard) unlinkLocked(rw *respWriter) {
 	if rw.sweepPrev != nil {
 		rw.sweepPrev.sweepNext = rw.sweepNext
 	} else {
@@ -159,7 +165,6 @@ func (s *sweeper) remove(rw *respWriter) {
 	}
 	sh.n--
 	rw.listed, rw.sweepPrev, rw.sweepNext = false, nil, nil
-	sh.mu.Unlock()
 }
 
 // sweep marks the listed requests it finds for the first time; those it
@@ -190,16 +195,7 @@ func (s *sweeper) sweep() {
 				h1.WatchClient(rw.req.Context())
 			}
 			rw.mu.Unlock()
-			if rw.sweepPrev != nil {
-				rw.sweepPrev.sweepNext = rw.sweepNext
-			} else {
-				sh.head = rw.sweepNext
-			}
-			if rw.sweepNext != nil {
-				rw.sweepNext.sweepPrev = rw.sweepPrev
-			}
-			sh.n--
-			rw.listed, rw.sweepPrev, rw.sweepNext = false, nil, nil
+			sh.unlinkLocked(rw)
 			rw = next
 		}
 		sh.mu.Unlock()

@@ -189,22 +189,36 @@ func (c *Conn) doWrite(ep uintptr) bool {
 		case err == nil || err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			if !c.wregistered {
-				// Added while writable, the entry is ready at once: no
-				// wake-up is lost between the EAGAIN and here.
-				if err := unix.EpollCtl(int(ep), unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLET, Fd: int32(c.fd)}); err != nil {
-					c.werr = os.NewSyscallError("epoll_ctl", err)
-					return true
-				}
-				c.wregistered = true
-			}
-			return false
+			return !c.askWritable(ep)
 		default:
 			c.werr = os.NewSyscallError("write", err)
 			return true
 		}
 	}
 	return true
+}
+
+// askWritable adds the socket to the write set, once per blocked write;
+// false means it could not (c.werr says why). Added while writable, the
+// entry is ready at once: no wake-up is lost between the EAGAIN and here.
+func (c *Conn) askWritable(ep uintptr) bool {
+	if !c.wregistered {
+		if err := unix.EpollCtl(int(ep), unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLET, Fd: int32(c.fd)}); err != nil {
+			c.werr = os.NewSyscallError("epoll_ctl", err)
+			return false
+		}
+		c.wregistered = true
+	}
+	return true
+}
+
+// stopAskingWritable takes the socket out of the write set after a write
+// that blocked: asked for only while full, steady state wakes no one.
+func (c *Conn) stopAskingWritable() {
+	if c.wregistered {
+		c.wc.Control(func(ep uintptr) { unix.EpollCtl(int(ep), unix.EPOLL_CTL_DEL, c.fd, nil) })
+		c.wregistered = false
+	}
 }
 
 func (c *Conn) Write(p []byte) (int, error) {
@@ -215,11 +229,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	defer c.wmu.Unlock()
 	c.wp, c.wn, c.werr = p, 0, nil
 	err := c.wc.Read(c.writeFn)
-	if c.wregistered {
-		// Asked for writability only while full: steady state wakes no one.
-		c.wc.Control(func(ep uintptr) { unix.EpollCtl(int(ep), unix.EPOLL_CTL_DEL, c.fd, nil) })
-		c.wregistered = false
-	}
+	c.stopAskingWritable()
 	n := c.wn
 	c.wp = nil
 	if err == nil {
@@ -283,14 +293,7 @@ func (c *Conn) rawWriteFn(ep uintptr) bool {
 	if c.rawWF(uintptr(c.fd)) {
 		return true
 	}
-	if !c.wregistered {
-		if err := unix.EpollCtl(int(ep), unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLET, Fd: int32(c.fd)}); err != nil {
-			c.werr = os.NewSyscallError("epoll_ctl", err)
-			return true
-		}
-		c.wregistered = true
-	}
-	return false
+	return !c.askWritable(ep)
 }
 
 // Read calls f with the socket until it returns true, waiting for
@@ -315,10 +318,7 @@ func (r rawConn) Write(f func(fd uintptr) bool) error {
 	defer c.wmu.Unlock()
 	c.rawWF, c.werr = f, nil
 	err := c.wc.Read(c.rawWrite)
-	if c.wregistered {
-		c.wc.Control(func(ep uintptr) { unix.EpollCtl(int(ep), unix.EPOLL_CTL_DEL, c.fd, nil) })
-		c.wregistered = false
-	}
+	c.stopAskingWritable()
 	c.rawWF = nil
 	if err == nil {
 		err = c.werr
