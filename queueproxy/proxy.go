@@ -170,6 +170,7 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		cs.end(code)
 		h.metrics.RecordAppRequest(code, time.Since(appStart), traceID)
 	}()
+	pruneRevisionHeaders(r.Header)
 	if h.fast != nil && fastEligible(r) {
 		if err := h.fast.do(rw, r); err != nil {
 			h.forwardError(rw, r, err)
@@ -191,6 +192,19 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		out.Body = io.NopCloser(bytes.NewReader(b))
 	}
 	h.rp.ServeHTTP(rw, out)
+}
+
+// The headers by which the gateway names the revision are for the
+// activator and the queue-proxy: as Knative's queue-proxy does, they are
+// removed before the app (and the app pays for none of them).
+const (
+	revisionHeader          = "Knative-Serving-Revision"
+	revisionNamespaceHeader = "Knative-Serving-Namespace"
+)
+
+func pruneRevisionHeaders(h http.Header) {
+	delete(h, revisionHeader)
+	delete(h, revisionNamespaceHeader)
 }
 
 // maxBufferedBody is the largest request body read ahead so that it goes to

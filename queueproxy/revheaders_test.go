@@ -1,0 +1,72 @@
+package queueproxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The gateway names the revision in Knative-Serving-Revision and
+// Knative-Serving-Namespace; as Knative's queue-proxy does, they stop here
+// on every path to the app (the fast path, the ReverseProxy for bodies,
+// h2c), while the other headers, Knative-Serving-Tag included, go on.
+func TestRevisionHeadersStopAtTheQueueProxy(t *testing.T) {
+	seen := func(r *http.Request) string {
+		return strings.Join([]string{r.Header.Get(revisionHeader), r.Header.Get(revisionNamespaceHeader),
+			r.Header.Get("Knative-Serving-Tag"), r.Header.Get("X-Other")}, "|")
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Seen", seen(r))
+		w.Header().Set("X-Proto", r.Proto)
+	})}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	q := startQP(t, testEnv(ln.Addr().(*net.TCPAddr).Port))
+	waitReady(t, q)
+
+	h2 := &http.Transport{Protocols: new(http.Protocols)}
+	h2.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(h2.CloseIdleConnections)
+	cases := []struct {
+		name, method string
+		port         int
+		body         io.Reader
+		rt           http.RoundTripper
+		proto        string
+	}{
+		{"GET, the fast path", "GET", q.HTTP, nil, http.DefaultTransport, "HTTP/1.1"},
+		{"POST of 64 KiB, the ReverseProxy", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 64<<10)), http.DefaultTransport, "HTTP/1.1"},
+		{"chunked POST", "POST", q.HTTP, io.MultiReader(strings.NewReader("chunk")), http.DefaultTransport, "HTTP/1.1"},
+		{"h2c", "POST", q.H2C, strings.NewReader("h2c body"), h2, "HTTP/2.0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, q.url(c.port, "/"), c.body)
+			req.Header.Set(revisionHeader, "rev-1")
+			req.Header.Set(revisionNamespaceHeader, "ns")
+			req.Header.Set("Knative-Serving-Tag", "candidate")
+			req.Header.Set("X-Other", "kept")
+			resp, err := c.rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("X-Proto") != c.proto {
+				t.Fatalf("status %d, the app spoke %q, want 200 and %s", resp.StatusCode, resp.Header.Get("X-Proto"), c.proto)
+			}
+			if got, want := resp.Header.Get("X-Seen"), "||candidate|kept"; got != want {
+				t.Errorf("the app saw revision|namespace|tag|other = %q, want %q", got, want)
+			}
+		})
+	}
+}
