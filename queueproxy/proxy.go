@@ -69,9 +69,12 @@ func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 			// The trailers the body ends with are read after this: the
 			// Transport sends what the map holds then (Clone copied it empty).
 			pr.Out.Trailer = pr.In.Trailer
-			// Pass the gateway's X-Forwarded-For through instead of rebuilding it.
-			if v, ok := pr.In.Header["X-Forwarded-For"]; ok {
-				pr.Out.Header["X-Forwarded-For"] = v
+			// Pass the gateway's X-Forwarded-* through instead of rebuilding
+			// them (Rewrite drops them), as the fast path does.
+			for _, k := range forwardedHeaders {
+				if v, ok := pr.In.Header[k]; ok {
+					pr.Out.Header[k] = v
+				}
 			}
 		},
 		Transport: transport,
@@ -201,6 +204,8 @@ const (
 	revisionHeader          = "Knative-Serving-Revision"
 	revisionNamespaceHeader = "Knative-Serving-Namespace"
 )
+
+var forwardedHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 
 func pruneRevisionHeaders(h http.Header) {
 	delete(h, revisionHeader)

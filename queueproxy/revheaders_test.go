@@ -8,14 +8,18 @@ import (
 	"testing"
 )
 
-// The gateway names the revision in Knative-Serving-Revision and
-// Knative-Serving-Namespace; as Knative's queue-proxy does, they stop here
-// on every path to the app (the fast path, the ReverseProxy for bodies,
-// h2c), while the other headers, Knative-Serving-Tag included, go on.
-func TestRevisionHeadersStopAtTheQueueProxy(t *testing.T) {
+// The app sees the same headers on every path through the queue-proxy (the
+// fast path, the ReverseProxy for bodies, h2c). The gateway names the
+// revision in Knative-Serving-Revision and Knative-Serving-Namespace; as
+// Knative's queue-proxy does, they stop here. Knative-Serving-Tag and the
+// gateway's X-Forwarded-For, -Host and -Proto go on as they were sent (an
+// app behind TLS learns it from X-Forwarded-Proto, a POST as well as a GET).
+func TestWhatReachesTheAppOnEveryPath(t *testing.T) {
 	seen := func(r *http.Request) string {
 		return strings.Join([]string{r.Header.Get(revisionHeader), r.Header.Get(revisionNamespaceHeader),
-			r.Header.Get("Knative-Serving-Tag"), r.Header.Get("X-Other")}, "|")
+			r.Header.Get("Knative-Serving-Tag"), r.Header.Get("X-Other"),
+			strings.Join(r.Header.Values("X-Forwarded-For"), ","), r.Header.Get("X-Forwarded-Host"),
+			r.Header.Get("X-Forwarded-Proto")}, "|")
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -56,6 +60,9 @@ func TestRevisionHeadersStopAtTheQueueProxy(t *testing.T) {
 			req.Header.Set(revisionNamespaceHeader, "ns")
 			req.Header.Set("Knative-Serving-Tag", "candidate")
 			req.Header.Set("X-Other", "kept")
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			req.Header.Set("X-Forwarded-Host", "hello.example.com")
+			req.Header.Set("X-Forwarded-Proto", "https")
 			resp, err := c.rt.RoundTrip(req)
 			if err != nil {
 				t.Fatal(err)
@@ -64,8 +71,9 @@ func TestRevisionHeadersStopAtTheQueueProxy(t *testing.T) {
 			if resp.StatusCode != 200 || resp.Header.Get("X-Proto") != c.proto {
 				t.Fatalf("status %d, the app spoke %q, want 200 and %s", resp.StatusCode, resp.Header.Get("X-Proto"), c.proto)
 			}
-			if got, want := resp.Header.Get("X-Seen"), "||candidate|kept"; got != want {
-				t.Errorf("the app saw revision|namespace|tag|other = %q, want %q", got, want)
+			want := "||candidate|kept|203.0.113.7|hello.example.com|https"
+			if got := resp.Header.Get("X-Seen"); got != want {
+				t.Errorf("the app saw revision|namespace|tag|other|xff|xfh|xfp = %q, want %q", got, want)
 			}
 		})
 	}
