@@ -3,7 +3,8 @@
 # plain keep-alive reverse proxy in front of the same queue-proxy and
 # sample app (the instance `gantry up` runs), measured interleaved on
 # loopback, for GET and for a 4 KiB POST:
-#   - saturated requests/s (wrk -t2 -cCONNS),
+#   - saturated requests/s (wrk -t2 -cCONNS; DUR seconds a target, in
+#     one-second slices that take turns: see SLICE),
 #   - CPU-seconds per 1,000 requests of the proxy's processes at RATE req/s,
 #   - p50/p99 on one connection, and what the hop adds to direct's.
 # "direct" is the queue-proxy itself. The gateway reaches it over its Unix
@@ -16,7 +17,7 @@
 # POST:
 #   edge: gateway/haproxy rps=R1 cpu=C1 gateway/nginx rps=R2 cpu=C2
 #
-#   bench/edge.sh      # ROUNDS=3 DUR=5 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2 UNIX_PEERS=1 PEER_WORKERS=2
+#   bench/edge.sh      # ROUNDS=3 DUR=5 SLICE=1 CONNS=50 RATE=2000 RATE_DUR=5 LAT_DUR=3 WARM=2 UNIX_PEERS=1 PEER_WORKERS=2
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -26,6 +27,8 @@ RATE=${RATE:-2000}
 RATE_DUR=${RATE_DUR:-5}
 LAT_DUR=${LAT_DUR:-3}
 WARM=${WARM:-2} # seconds of wrk per target before measuring; 0: none
+SLICE=${SLICE:-1} # the saturated DUR seconds run as slices of this many that take turns; SLICE=$DUR: one block each
+slices=$(((DUR + SLICE - 1) / SLICE))
 PEER_WORKERS=${PEER_WORKERS:-2} # nginx's worker_processes, HAProxy's nbthread
 
 cd "$(dirname "$0")/.."
@@ -189,12 +192,23 @@ for r in $(seq "$ROUNDS"); do
 	for w in get post; do
 		script=() body=0
 		[ $w = post ] && script=(-s "$tmp/post.lua") body=4096
+		# DUR seconds per target, run as slices of SLICE seconds that take
+		# turns, so that the machine's drift over the seconds falls on all
+		# targets alike.
+		declare -A sat=() satc=()
+		for t in "${order[@]}"; do sat[$t]=0 satc[$t]=0; done
+		for _ in $(seq "$slices"); do
+			for t in "${order[@]}"; do
+				c0=$(ticks "$t")
+				v=$(wrk -t2 -c"$CONNS" -d"${SLICE}s" -H "Host: $host" "${script[@]}" "${url[$t]}" | awk '/Requests\/sec/ { print $2 }')
+				c1=$(ticks "$t")
+				sat[$t]=$(add "${sat[$t]}" "$v") satc[$t]=$((satc[$t] + c1 - c0))
+			done
+		done
 		for t in "${order[@]}"; do
-			c0=$(ticks "$t")
-			v=$(wrk -t2 -c"$CONNS" -d"${DUR}s" -H "Host: $host" "${script[@]}" "${url[$t]}" | awk '/Requests\/sec/ { print $2 }')
-			c1=$(ticks "$t")
+			v=$(awk -v s="${sat[$t]}" -v n="$slices" 'BEGIN { printf "%.2f", s / n }')
 			rps[$w,$t]=$(add "${rps[$w,$t]}" "$v") round_rps[$r,$w,$t]=$v
-			cores=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v d="$DUR" 'BEGIN { printf "%.2f", c / hz / d }')
+			cores=$(awk -v c="${satc[$t]}" -v hz="$hz" -v d=$((slices * SLICE)) 'BEGIN { printf "%.2f", c / hz / d }')
 			echo "round $r $w saturated $t: $v req/s, proxy cores=$cores" >&2
 		done
 		for t in "${order[@]}"; do
@@ -217,7 +231,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 echo
-echo "mean of $ROUNDS interleaved rounds; wrk -t2 -c$CONNS -d${DUR}s; fixed rate $RATE req/s for ${RATE_DUR}s; one connection wrk -t1 -c1 -d${LAT_DUR}s"
+echo "mean of $ROUNDS interleaved rounds; wrk -t2 -c$CONNS, ${DUR}s a target in slices of ${SLICE}s; fixed rate $RATE req/s for ${RATE_DUR}s; one connection wrk -t1 -c1 -d${LAT_DUR}s"
 echo "load average (1/5/15 min): $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 printf '%-5s %-12s %10s %14s %9s %9s %10s %10s\n' req target "req/s" "cpu-s/1000req" "p50(us)" "p99(us)" "+p50(us)" "+p99(us)"
 for w in get post; do
