@@ -14,10 +14,12 @@ import (
 )
 
 // fastClient is a minimal HTTP/1.1 client for the common case: a request
-// without a body, forwarded on a pooled keep-alive connection and answered
-// in the handler's own goroutine. http.Transport needs two goroutines per
-// connection and channel hand-offs per request; skipping them is most of
-// the proxy's overhead. Everything else goes through httputil.ReverseProxy.
+// without a body, or with a small one read ahead (smallBody), forwarded on a
+// pooled keep-alive connection and answered in the handler's own goroutine.
+// http.Transport needs two goroutines per connection and channel hand-offs
+// per request; skipping them is most of the proxy's overhead. Everything
+// else (larger and chunked bodies, upgrades, Expect, h2c) goes through
+// httputil.ReverseProxy.
 type fastClient struct {
 	addr   string
 	pool   *h1.Pool
@@ -50,9 +52,22 @@ func fastEligible(r *http.Request) bool {
 	return true
 }
 
-func (f *fastClient) get(rw *respWriter, r *http.Request) (*h1.ClientConn, bool, error) {
-	if ac := f.pool.Get(); ac != nil {
-		return ac, true, nil
+// staleAfter: a pooled connection idle this long is not used for a request
+// that is not sent twice (one with a body), as the app may be closing it
+// (the gateway keeps the same rule); a younger one is checked for an app
+// that closed it already.
+const staleAfter = time.Second
+
+func (f *fastClient) get(rw *respWriter, r *http.Request, replay bool) (*h1.ClientConn, bool, error) {
+	for {
+		ac := f.pool.Get()
+		if ac == nil {
+			break
+		}
+		if replay || ac.IdleFor() < staleAfter && !ac.PeerClosed() {
+			return ac, true, nil
+		}
+		ac.Conn.Close()
 	}
 	// Dialling is rare (the pool is empty): a context is worth deriving here.
 	c, err := f.dialer.DialContext(rw.context(r.Context()), "tcp", f.addr)
@@ -67,9 +82,12 @@ func (f *fastClient) closeIdle() { f.pool.CloseIdle() }
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-// do forwards r and copies the response to rw. An error means no response
-// header was written; failures after that abort the response.
-func (f *fastClient) do(rw *respWriter, r *http.Request) error {
+// do forwards r, with body (read ahead in memory; nil: none), and copies
+// the response to rw. An error means no response header was written;
+// failures after that abort the response. A request with a body goes out
+// once: it is not sent again on a new connection when a pooled one fails.
+func (f *fastClient) do(rw *respWriter, r *http.Request, body []byte) error {
+	replay := body == nil
 	// Make blocking I/O on the app connection notice that the client went
 	// away; the request's timer does the same for timeouts (rw.attachApp).
 	if h1.SetOnGone(r.Context(), rw.goneFn) { // h1.Server: no allocation
@@ -79,7 +97,7 @@ func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 		defer stopWatch()
 	}
 	for attempt := 0; ; attempt++ {
-		ac, reused, err := f.get(rw, r)
+		ac, reused, err := f.get(rw, r, replay)
 		if err != nil {
 			if rw.ended() {
 				return endedErr(rw, r)
@@ -90,11 +108,11 @@ func (f *fastClient) do(rw *respWriter, r *http.Request) error {
 			f.pool.Put(ac) // untouched
 			return endedErr(rw, r)
 		}
-		resp, sr, err := f.roundTrip(ac, rw, r)
+		resp, sr, err := f.roundTrip(ac, rw, r, body)
 		if err != nil {
 			rw.detachApp()
 			ac.Conn.Close()
-			if reused && attempt == 0 && !rw.ended() {
+			if replay && reused && attempt == 0 && !rw.ended() {
 				continue // the app closed an idle connection: retry on a new one
 			}
 			if rw.ended() {
@@ -142,8 +160,9 @@ type simpleResp struct {
 
 // roundTrip sends r and reads the response head: the common kind straight
 // into rw's header (resp nil), any other with http.ReadResponse.
-func (f *fastClient) roundTrip(ac *h1.ClientConn, rw *respWriter, r *http.Request) (*http.Response, simpleResp, error) {
+func (f *fastClient) roundTrip(ac *h1.ClientConn, rw *respWriter, r *http.Request, body []byte) (*http.Response, simpleResp, error) {
 	ac.Out = h1.AppendRequestHead(ac.Out[:0], r, "", false)
+	ac.Out = append(ac.Out, body...) // the head gave its Content-Length
 	if err := ac.SendAndWait(); err != nil {
 		return nil, simpleResp{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,5 +141,93 @@ func TestH1QueuedClientGoneWithoutSweep(t *testing.T) {
 	c.Close()
 	if d := waitInFlight(1); d > time.Second {
 		t.Errorf("the waiter left after %v", d)
+	}
+}
+
+// connApp answers with what it got and the connection it came on.
+func connApp(t *testing.T, idle time.Duration) (port int) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Got", r.Method+" "+strconv.FormatInt(r.ContentLength, 10)+" "+strconv.Itoa(len(b)))
+		w.Header().Set("X-Conn", r.RemoteAddr)
+		io.WriteString(w, "ok")
+	}))
+	srv.Config.IdleTimeout = idle
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().(*net.TCPAddr).Port
+}
+
+// send makes one request and returns what the app got and on which connection.
+func send(t *testing.T, method, url string, body string) (got, conn string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d", method, resp.StatusCode)
+	}
+	return resp.Header.Get("X-Got"), resp.Header.Get("X-Conn")
+}
+
+// A small body of known length takes the fast path: its head and body go to
+// the app on the same pooled connection as the GETs, whole.
+func TestSmallBodyOnThePooledConnection(t *testing.T) {
+	q := startQP(t, testEnv(connApp(t, 0)))
+	waitReady(t, q)
+	u := q.url(q.HTTP, "/")
+	conns := map[string]bool{}
+	for _, c := range []struct{ method, body, want string }{
+		{"GET", "", "GET 0 0"},
+		{"POST", strings.Repeat("p", 4096), "POST 4096 4096"},
+		{"PUT", "put", "PUT 3 3"},
+		{"PATCH", strings.Repeat("x", 1000), "PATCH 1000 1000"},
+		{"GET", "", "GET 0 0"},
+	} {
+		got, conn := send(t, c.method, u, c.body)
+		if got != c.want {
+			t.Errorf("%s: the app got %q, want %q", c.method, got, c.want)
+		}
+		conns[conn] = true
+	}
+	if len(conns) != 1 {
+		t.Errorf("five requests in a row came on %d connections, want one: %v", len(conns), conns)
+	}
+}
+
+// A request with a body is sent once, so it must not go out on a pooled
+// connection the app has closed: an app that closes idle connections after
+// 100 ms still gets every POST (a 502 here means the closed one was used),
+// and one idle past staleAfter is not used for a body at all.
+func TestBodyNotSentOnAClosedConnection(t *testing.T) {
+	q := startQP(t, testEnv(connApp(t, 100*time.Millisecond)))
+	waitReady(t, q)
+	u := q.url(q.HTTP, "/")
+	for i := 0; i < 3; i++ {
+		send(t, "GET", u, "")
+		time.Sleep(300 * time.Millisecond) // the app closes the pooled connection
+		if got, _ := send(t, "POST", u, "body"); got != "POST 4 4" {
+			t.Fatalf("POST after the app closed the idle connection: the app got %q", got)
+		}
+	}
+
+	q = startQP(t, testEnv(connApp(t, 0)))
+	waitReady(t, q)
+	u = q.url(q.HTTP, "/")
+	_, first := send(t, "GET", u, "")
+	if _, again := send(t, "POST", u, "body"); again != first {
+		t.Errorf("a POST right after a GET came on %s, want the GET's %s", again, first)
+	}
+	time.Sleep(staleAfter + 100*time.Millisecond)
+	if _, late := send(t, "POST", u, "body"); late == first {
+		t.Errorf("a POST after %v idle came on the idle connection %s", staleAfter, first)
 	}
 }

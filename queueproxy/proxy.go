@@ -175,7 +175,7 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 	}()
 	pruneRevisionHeaders(r.Header)
 	if h.fast != nil && fastEligible(r) {
-		if err := h.fast.do(rw, r); err != nil {
+		if err := h.fast.do(rw, r, nil); err != nil {
 			h.forwardError(rw, r, err)
 		}
 		return
@@ -188,6 +188,13 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		b, err := readSmallBody(rw, r, h.env.Limits.BodyIdleTimeout)
 		if err != nil {
 			h.forwardError(rw, r, err)
+			return
+		}
+		if h.fast != nil {
+			// Head and body in one write on a pooled connection, as a GET.
+			if err := h.fast.do(rw, r, b); err != nil {
+				h.forwardError(rw, r, err)
+			}
 			return
 		}
 		// An in-memory body lets the Transport write the request head and

@@ -3,6 +3,7 @@ package h1
 import (
 	"bufio"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +36,28 @@ func (ac *ClientConn) AbortFunc() func() { return ac.abort }
 
 // IdleFor is how long ac has been unused.
 func (ac *ClientConn) IdleFor() time.Duration { return time.Duration(nanotime() - ac.lastUsed) }
+
+// PeerClosed reports whether the backend has closed a pooled connection (or
+// sent on it unasked, which leaves it unusable too), with one non-blocking
+// peek. A request that cannot be sent twice checks before it goes out, as
+// http.Transport's reader on every idle connection would have seen it;
+// false when it cannot tell (no RawConn).
+func (ac *ClientConn) PeerClosed() bool {
+	if ac.BR.Buffered() > 0 {
+		return true
+	}
+	if ac.sw.raw == nil {
+		return false
+	}
+	closed := false
+	var b [1]byte
+	ac.sw.raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = err != syscall.EAGAIN && err != syscall.EINTR || n > 0
+		return true
+	})
+	return closed
+}
 
 // SendAndWait writes ac.Out and returns once the app's answer can be read,
 // with one system call less than a Write and a Read (sendWait): the app

@@ -145,3 +145,79 @@ func TestPoolPutAfterClose(t *testing.T) {
 		t.Fatalf("the connection put back is still open: read %v, want EOF", err)
 	}
 }
+
+// PeerClosed tells a pooled connection the backend closed (or wrote on
+// unasked) from a live one, over TCP and over a quietunix socket, without
+// taking anything from it.
+func TestPeerClosed(t *testing.T) {
+	pair := map[string]func(t *testing.T) (client, server net.Conn){
+		"tcp": func(t *testing.T) (net.Conn, net.Conn) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c, s
+		},
+		"quietunix": func(t *testing.T) (net.Conn, net.Conn) {
+			ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			c, err := net.Dial("unix", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return quietunix.Wrap(c), s
+		},
+	}
+	for name, mk := range pair {
+		t.Run(name, func(t *testing.T) {
+			eventually := func(ac *ClientConn) bool {
+				for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+					if ac.PeerClosed() {
+						return true
+					}
+				}
+				return false
+			}
+			c, s := mk(t)
+			ac := NewClientConn(c)
+			if ac.PeerClosed() {
+				t.Fatal("a live connection reported closed")
+			}
+			s.Close()
+			if !eventually(ac) {
+				t.Fatal("a connection the peer closed reported live")
+			}
+			c.Close()
+
+			c, s = mk(t)
+			defer s.Close()
+			ac = NewClientConn(c)
+			defer c.Close()
+			s.Write([]byte("H"))
+			if !eventually(ac) {
+				t.Fatal("a connection with bytes nobody asked for reported usable")
+			}
+			// The peek took nothing: the byte is still there.
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			if b, err := ac.BR.ReadByte(); err != nil || b != 'H' {
+				t.Fatalf("after the peek read %q, %v", b, err)
+			}
+		})
+	}
+}
