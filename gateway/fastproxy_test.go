@@ -283,3 +283,43 @@ func (f *fillOnEOF) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// A POST is sent once, so it never goes out on a pooled connection the
+// queue-proxy has closed (as it does to idle ones when it drains): with a
+// backend that closes idle connections after 100 ms, every POST that
+// follows a pause is answered, none gets a 502.
+func TestFastPathBodyNotSentOnAClosedConnection(t *testing.T) {
+	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Method+" "+strconv.Itoa(len(b)))
+	}))
+	backend.Config.IdleTimeout = 100 * time.Millisecond
+	backend.Start()
+	t.Cleanup(backend.Close)
+	g := New(Options{})
+	g.proxy.Transport = noReverseProxy{t}
+	g.SetTable(mustTable(t, entry("body.default.localhost", target("b", 100))))
+	g.SetEndpoints(Endpoints{"default/b": {{HTTP: backend.Listener.Addr().String()}}})
+	front := httptest.NewServer(g)
+	t.Cleanup(front.Close)
+	do := func(method, body string) string {
+		req, _ := http.NewRequest(method, front.URL+"/", strings.NewReader(body))
+		req.Host = "body.default.localhost"
+		resp, err := front.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strconv.Itoa(resp.StatusCode) + " " + string(b)
+	}
+	for i := 0; i < 3; i++ {
+		if got := do("GET", ""); got != "200 GET 0" {
+			t.Fatalf("GET: %q", got)
+		}
+		time.Sleep(300 * time.Millisecond) // the backend closes the pooled connection
+		if got := do("POST", "body"); got != "200 POST 4" {
+			t.Fatalf("POST after the backend closed the idle connection: %q", got)
+		}
+	}
+}
