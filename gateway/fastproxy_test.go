@@ -28,7 +28,12 @@ func (n noReverseProxy) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func fastFront(t *testing.T, be http.Handler) (*httptest.Server, *Gateway) {
 	t.Helper()
-	backend := httptest.NewServer(be)
+	return fastFrontTo(t, httptest.NewServer(be))
+}
+
+// fastFrontTo is fastFront for a backend already started.
+func fastFrontTo(t *testing.T, backend *httptest.Server) (*httptest.Server, *Gateway) {
+	t.Helper()
 	t.Cleanup(backend.Close)
 	g := New(Options{})
 	g.proxy.Transport = noReverseProxy{t}
@@ -295,13 +300,7 @@ func TestFastPathBodyNotSentOnAClosedConnection(t *testing.T) {
 	}))
 	backend.Config.IdleTimeout = 100 * time.Millisecond
 	backend.Start()
-	t.Cleanup(backend.Close)
-	g := New(Options{})
-	g.proxy.Transport = noReverseProxy{t}
-	g.SetTable(mustTable(t, entry("body.default.localhost", target("b", 100))))
-	g.SetEndpoints(Endpoints{"default/b": {{HTTP: backend.Listener.Addr().String()}}})
-	front := httptest.NewServer(g)
-	t.Cleanup(front.Close)
+	front, _ := fastFrontTo(t, backend)
 	do := func(method, body string) string {
 		req, _ := http.NewRequest(method, front.URL+"/", strings.NewReader(body))
 		req.Host = "body.default.localhost"

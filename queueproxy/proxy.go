@@ -190,7 +190,7 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 			h.forwardError(rw, r, err)
 			return
 		}
-		if h.fast != nil {
+		if h.fast != nil && r.Method != http.MethodConnect {
 			// Head and body in one write on a pooled connection, as a GET.
 			if err := h.fast.do(rw, r, b); err != nil {
 				h.forwardError(rw, r, err)

@@ -15,7 +15,7 @@ type ClientConn struct {
 	Out  []byte // the request head being sent
 
 	sw       sendWait // SendAndWait
-	lastUsed int64    // nanotime of the last request sent
+	lastUsed int64    // nanotime of the last request sent, or of its Put back
 	abort    func()   // ac.Abort, made once
 }
 
@@ -51,12 +51,13 @@ func (ac *ClientConn) PeerClosed() bool {
 	}
 	closed := false
 	var b [1]byte
-	ac.sw.raw.Read(func(fd uintptr) bool {
+	err := ac.sw.raw.Read(func(fd uintptr) bool {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		closed = err != syscall.EAGAIN && err != syscall.EINTR || n > 0
 		return true
 	})
-	return closed
+	// A closed conn, or one whose deadline has passed (aborted), is no use.
+	return closed || err != nil
 }
 
 // SendAndWait writes ac.Out and returns once the app's answer can be read,

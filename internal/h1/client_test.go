@@ -150,37 +150,26 @@ func TestPoolPutAfterClose(t *testing.T) {
 // unasked) from a live one, over TCP and over a quietunix socket, without
 // taking anything from it.
 func TestPeerClosed(t *testing.T) {
+	connected := func(t *testing.T, network, addr string) (client, server net.Conn) {
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		c, err := net.Dial(network, ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, s
+	}
 	pair := map[string]func(t *testing.T) (client, server net.Conn){
-		"tcp": func(t *testing.T) (net.Conn, net.Conn) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			c, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return c, s
-		},
+		"tcp": func(t *testing.T) (net.Conn, net.Conn) { return connected(t, "tcp", "127.0.0.1:0") },
 		"quietunix": func(t *testing.T) (net.Conn, net.Conn) {
-			ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			c, err := net.Dial("unix", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, s := connected(t, "unix", filepath.Join(t.TempDir(), "s"))
 			return quietunix.Wrap(c), s
 		},
 	}
@@ -218,6 +207,44 @@ func TestPeerClosed(t *testing.T) {
 			if b, err := ac.BR.ReadByte(); err != nil || b != 'H' {
 				t.Fatalf("after the peek read %q, %v", b, err)
 			}
+
+			// One aborted (its client went away) is no use either.
+			c2, s2 := mk(t)
+			defer s2.Close()
+			defer c2.Close()
+			ac = NewClientConn(c2)
+			ac.Abort()
+			if !ac.PeerClosed() {
+				t.Fatal("an aborted connection reported usable")
+			}
 		})
+	}
+}
+
+// The pool hands out the connection put back last, and a connection's idle
+// time starts when it is put back, not when its request went out (a slow
+// answer does not make a connection stale).
+func TestPoolLastInFirstOut(t *testing.T) {
+	p := NewPool(4)
+	defer p.Close()
+	var conns []*ClientConn
+	for range 3 {
+		a, b := net.Pipe()
+		defer b.Close()
+		ac := NewClientConn(a)
+		ac.lastUsed = nanotime() - int64(5*time.Second) // sent 5 s ago
+		conns = append(conns, ac)
+		p.Put(ac)
+	}
+	if idle := conns[0].IdleFor(); idle > time.Second {
+		t.Errorf("idle for %v right after Put", idle)
+	}
+	for i := 2; i >= 0; i-- {
+		if ac := p.Get(); ac != conns[i] {
+			t.Fatalf("Get %d: not the connection put back last", 2-i)
+		}
+	}
+	if p.Get() != nil {
+		t.Fatal("an empty pool handed out a connection")
 	}
 }

@@ -1,64 +1,70 @@
 package h1
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync"
 
-// Pool keeps idle keep-alive connections to one backend.
+// Pool keeps idle keep-alive connections to one backend. The one put back
+// last is taken first (as http.Transport does): the connections in use stay
+// warm, and the ones left idle at the bottom are the ones a backend closes.
 type Pool struct {
-	idle   chan *ClientConn
-	closed atomic.Bool
+	mu     sync.Mutex
+	idle   []*ClientConn // the last one put back last
+	max    int
+	closed bool
 }
 
-func NewPool(maxIdle int) *Pool { return &Pool{idle: make(chan *ClientConn, maxIdle)} }
+func NewPool(maxIdle int) *Pool { return &Pool{max: maxIdle} }
 
 // Get returns an idle connection, or nil: the caller dials.
 func (p *Pool) Get() *ClientConn {
-	select {
-	case ac := <-p.idle:
-		return ac
-	default:
+	p.mu.Lock()
+	n := len(p.idle)
+	if n == 0 {
+		p.mu.Unlock()
 		return nil
 	}
+	ac := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	p.mu.Unlock()
+	return ac
 }
 
-// Put keeps ac for the next request, or closes it: when the pool is full,
-// or when bytes beyond the response were read (the backend is out of step).
+// Put keeps ac for the next request, or closes it: when the pool is full or
+// closed, or when bytes beyond the response were read (the backend is out
+// of step). Its idle time (IdleFor) starts now.
 func (p *Pool) Put(ac *ClientConn) {
 	if ac.BR.Buffered() > 0 {
 		ac.Conn.Close()
 		return
 	}
-	select {
-	case p.idle <- ac:
-	default:
+	ac.lastUsed = nanotime()
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.max {
+		p.mu.Unlock()
 		ac.Conn.Close()
 		return
 	}
-	// Close drains after it marks the pool: one of the two drains whatever
-	// a Put racing with it kept.
-	if p.closed.Load() {
-		p.CloseIdle()
-	}
+	p.idle = append(p.idle, ac)
+	p.mu.Unlock()
 }
 
 // Close closes the idle connections and every one put back later: the
 // backend is gone.
 func (p *Pool) Close() {
-	p.closed.Store(true)
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.CloseIdle()
 }
 
 // CloseIdle closes the pooled connections.
 func (p *Pool) CloseIdle() {
-	for {
-		select {
-		case ac := <-p.idle:
-			ac.Conn.Close()
-		default:
-			return
-		}
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, ac := range idle {
+		ac.Conn.Close()
 	}
 }
 
