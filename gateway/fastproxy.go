@@ -51,11 +51,6 @@ func replayable(r *http.Request) bool {
 	return false
 }
 
-// staleAfter: a pooled connection idle this long is not used for a request
-// that cannot be sent twice, as the queue-proxy may be closing it; a younger
-// one is checked for a queue-proxy that closed it already (draining, say).
-const staleAfter = time.Second
-
 func (f *fastProxy) pool(addr string) *h1.Pool {
 	if p, ok := f.pools.Load(addr); ok {
 		return p.(*h1.Pool)
@@ -95,7 +90,7 @@ func (f *fastProxy) get(ctx context.Context, p *h1.Pool, addr string, replay boo
 		if ac == nil {
 			break
 		}
-		if replay || ac.IdleFor() < staleAfter && !ac.PeerClosed() {
+		if replay || ac.UsableOnce() {
 			return ac, true, nil
 		}
 		ac.Conn.Close()

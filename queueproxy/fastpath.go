@@ -52,19 +52,13 @@ func fastEligible(r *http.Request) bool {
 	return true
 }
 
-// staleAfter: a pooled connection idle this long is not used for a request
-// that is not sent twice (one with a body), as the app may be closing it
-// (the gateway keeps the same rule); a younger one is checked for an app
-// that closed it already.
-const staleAfter = time.Second
-
 func (f *fastClient) get(rw *respWriter, r *http.Request, replay bool) (*h1.ClientConn, bool, error) {
 	for {
 		ac := f.pool.Get()
 		if ac == nil {
 			break
 		}
-		if replay || ac.IdleFor() < staleAfter && !ac.PeerClosed() {
+		if replay || ac.UsableOnce() {
 			return ac, true, nil
 		}
 		ac.Conn.Close()

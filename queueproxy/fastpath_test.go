@@ -206,7 +206,7 @@ func TestSmallBodyOnThePooledConnection(t *testing.T) {
 // A request with a body is sent once, so it must not go out on a pooled
 // connection the app has closed: an app that closes idle connections after
 // 100 ms still gets every POST (a 502 here means the closed one was used),
-// and one idle past staleAfter is not used for a body at all.
+// and one idle past h1.StaleAfter is not used for a body at all.
 func TestBodyNotSentOnAClosedConnection(t *testing.T) {
 	q := startQP(t, testEnv(connApp(t, 100*time.Millisecond)))
 	waitReady(t, q)
@@ -226,8 +226,8 @@ func TestBodyNotSentOnAClosedConnection(t *testing.T) {
 	if _, again := send(t, "POST", u, "body"); again != first {
 		t.Errorf("a POST right after a GET came on %s, want the GET's %s", again, first)
 	}
-	time.Sleep(staleAfter + 100*time.Millisecond)
+	time.Sleep(h1.StaleAfter + 100*time.Millisecond)
 	if _, late := send(t, "POST", u, "body"); late == first {
-		t.Errorf("a POST after %v idle came on the idle connection %s", staleAfter, first)
+		t.Errorf("a POST after %v idle came on the idle connection %s", h1.StaleAfter, first)
 	}
 }

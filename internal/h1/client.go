@@ -37,6 +37,24 @@ func (ac *ClientConn) AbortFunc() func() { return ac.abort }
 // IdleFor is how long ac has been unused.
 func (ac *ClientConn) IdleFor() time.Duration { return time.Duration(nanotime() - ac.lastUsed) }
 
+// StaleAfter: a pooled connection idle this long is not used for a request
+// that is sent once (one with a body), as the backend may be closing it.
+const StaleAfter = time.Second
+
+// peekAfter: a connection back in the pool for less than this is not
+// peeked at. A backend closes an idle connection at its idle timeout or when
+// it stops; within a few milliseconds of the last answer that is no likelier
+// than a close racing the request just after the peek, which no peek avoids.
+const peekAfter = 2 * time.Millisecond
+
+// UsableOnce reports whether ac may carry a request that cannot be sent a
+// second time: not idle past StaleAfter, and not closed by the backend
+// (PeerClosed) when it has been idle long enough for that.
+func (ac *ClientConn) UsableOnce() bool {
+	idle := ac.IdleFor()
+	return idle < StaleAfter && (idle < peekAfter || !ac.PeerClosed())
+}
+
 // PeerClosed reports whether the backend has closed a pooled connection (or
 // sent on it unasked, which leaves it unusable too), with one non-blocking
 // peek. A request that cannot be sent twice checks before it goes out, as

@@ -150,26 +150,10 @@ func TestPoolPutAfterClose(t *testing.T) {
 // unasked) from a live one, over TCP and over a quietunix socket, without
 // taking anything from it.
 func TestPeerClosed(t *testing.T) {
-	connected := func(t *testing.T, network, addr string) (client, server net.Conn) {
-		ln, err := net.Listen(network, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		c, err := net.Dial(network, ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, s
-	}
 	pair := map[string]func(t *testing.T) (client, server net.Conn){
-		"tcp": func(t *testing.T) (net.Conn, net.Conn) { return connected(t, "tcp", "127.0.0.1:0") },
+		"tcp": func(t *testing.T) (net.Conn, net.Conn) { return connectedPair(t, "tcp", "127.0.0.1:0") },
 		"quietunix": func(t *testing.T) (net.Conn, net.Conn) {
-			c, s := connected(t, "unix", filepath.Join(t.TempDir(), "s"))
+			c, s := connectedPair(t, "unix", filepath.Join(t.TempDir(), "s"))
 			return quietunix.Wrap(c), s
 		},
 	}
@@ -246,5 +230,58 @@ func TestPoolLastInFirstOut(t *testing.T) {
 	}
 	if p.Get() != nil {
 		t.Fatal("an empty pool handed out a connection")
+	}
+}
+
+func connectedPair(t *testing.T, network, addr string) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+// UsableOnce: a connection just put back is taken without a peek; one idle
+// a while is peeked at (and refused when the backend closed it); one idle
+// past StaleAfter is refused outright.
+func TestUsableOnce(t *testing.T) {
+	c, s := connectedPair(t, "tcp", "127.0.0.1:0")
+	defer c.Close()
+	ac := NewClientConn(c)
+	if !ac.UsableOnce() {
+		t.Fatal("a live connection just made was refused")
+	}
+	s.Close()
+	time.Sleep(50 * time.Millisecond) // the FIN arrives
+	ac.lastUsed = nanotime()
+	if !ac.UsableOnce() {
+		t.Error("a connection back for under a millisecond was peeked at")
+	}
+	ac.lastUsed = nanotime() - int64(10*time.Millisecond)
+	if ac.UsableOnce() {
+		t.Error("a connection the backend closed, idle 10 ms, was taken")
+	}
+
+	c2, s2 := connectedPair(t, "tcp", "127.0.0.1:0")
+	defer c2.Close()
+	defer s2.Close()
+	ac = NewClientConn(c2)
+	ac.lastUsed = nanotime() - int64(10*time.Millisecond)
+	if !ac.UsableOnce() {
+		t.Error("a live connection idle 10 ms was refused")
+	}
+	ac.lastUsed = nanotime() - int64(StaleAfter)
+	if ac.UsableOnce() {
+		t.Error("a connection idle for StaleAfter was taken")
 	}
 }
