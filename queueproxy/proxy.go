@@ -69,7 +69,7 @@ func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 			// The trailers the body ends with are read after this: the
 			// Transport sends what the map holds then (Clone copied it empty).
 			pr.Out.Trailer = pr.In.Trailer
-			// Pass the gateway's X-Forwarded-* through instead of rebuilding
+			// Pass the gateway's X-Forwarded-* and Forwarded through instead of rebuilding
 			// them (Rewrite drops them), as the fast path does.
 			for _, k := range forwardedHeaders {
 				if v, ok := pr.In.Header[k]; ok {
@@ -174,6 +174,7 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		h.metrics.RecordAppRequest(code, time.Since(appStart), traceID)
 	}()
 	pruneRevisionHeaders(r.Header)
+	shimForwarded(r.Header)
 	if h.fast != nil && fastEligible(r) {
 		if err := h.fast.do(rw, r, nil); err != nil {
 			h.forwardError(rw, r, err)
@@ -212,7 +213,9 @@ const (
 	revisionNamespaceHeader = "Knative-Serving-Namespace"
 )
 
-var forwardedHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+// The ReverseProxy drops these from the outgoing request before Rewrite;
+// they go to the app as they came (and as shimForwarded set Forwarded).
+var forwardedHeaders = [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 
 func pruneRevisionHeaders(h http.Header) {
 	delete(h, revisionHeader)

@@ -13,13 +13,14 @@ import (
 // revision in Knative-Serving-Revision and Knative-Serving-Namespace; as
 // Knative's queue-proxy does, they stop here. Knative-Serving-Tag and the
 // gateway's X-Forwarded-For, -Host and -Proto go on as they were sent (an
-// app behind TLS learns it from X-Forwarded-Proto, a POST as well as a GET).
+// app behind TLS learns it from X-Forwarded-Proto, a POST as well as a GET),
+// and, as in Knative, a Forwarded header says the same (forwarded.go).
 func TestWhatReachesTheAppOnEveryPath(t *testing.T) {
 	seen := func(r *http.Request) string {
 		return strings.Join([]string{r.Header.Get(revisionHeader), r.Header.Get(revisionNamespaceHeader),
 			r.Header.Get("Knative-Serving-Tag"), r.Header.Get("X-Other"),
 			strings.Join(r.Header.Values("X-Forwarded-For"), ","), r.Header.Get("X-Forwarded-Host"),
-			r.Header.Get("X-Forwarded-Proto")}, "|")
+			r.Header.Get("X-Forwarded-Proto"), strings.Join(r.Header.Values("Forwarded"), ",")}, "|")
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -72,9 +73,9 @@ func TestWhatReachesTheAppOnEveryPath(t *testing.T) {
 			if resp.StatusCode != 200 || resp.Header.Get("X-Proto") != c.proto {
 				t.Fatalf("status %d, the app spoke %q, want 200 and %s", resp.StatusCode, resp.Header.Get("X-Proto"), c.proto)
 			}
-			want := "||candidate|kept|203.0.113.7|hello.example.com|https"
+			want := "||candidate|kept|203.0.113.7|hello.example.com|https|for=203.0.113.7;host=hello.example.com;proto=https"
 			if got := resp.Header.Get("X-Seen"); got != want {
-				t.Errorf("the app saw revision|namespace|tag|other|xff|xfh|xfp = %q, want %q", got, want)
+				t.Errorf("the app saw revision|namespace|tag|other|xff|xfh|xfp|forwarded = %q, want %q", got, want)
 			}
 		})
 	}
