@@ -117,16 +117,31 @@ var errNotSent = errors.New("backend unavailable")
 func (f *fastProxy) serve(w http.ResponseWriter, r *http.Request, addr, host string, count func(int)) error {
 	p := f.pool(addr)
 	replay := replayable(r)
+	if h1.Streams(r) {
+		// The answer may come while the body still streams (an app that
+		// echoes it): net/http would otherwise drop the unread body at the
+		// first write. The engine's server always allows it.
+		http.NewResponseController(w).EnableFullDuplex()
+	}
 	for attempt := 0; ; attempt++ {
 		ac, reused, err := f.get(r.Context(), p, addr, replay)
 		if err != nil {
 			return errors.Join(errNotSent, err)
 		}
 		ac.Out = h1.AppendRequestHead(ac.Out[:0], r, host, true)
-		bodyRead, err := ac.SendRequest(r)
+		bs, bodyRead, err := ac.SendRequest(r)
 		n, sent := 0, err == nil
 		if err == nil {
 			n, err = h1.PeekHead(ac.BR)
+			if err != nil && bs != nil {
+				// No answer. A copy that ended on the client's body says
+				// whose fault it was (it aborted the read); one still
+				// running is the backend's failure and is stopped.
+				bs.Finish()
+				if berr := bs.Err(); errors.Is(berr, h1.ErrClientBody) {
+					err = berr
+				}
+			}
 		} else if bodyRead && !errors.Is(err, h1.ErrClientBody) {
 			// The backend stopped reading the body: it may have answered
 			// already (a 413, say), which is the answer to relay.
@@ -144,15 +159,16 @@ func (f *fastProxy) serve(w http.ResponseWriter, r *http.Request, addr, host str
 			}
 			return errors.Join(errNotSent, err)
 		}
-		return f.relay(w, r, p, ac, n, count, sent)
+		return f.relay(w, r, p, ac, n, count, sent, bs)
 	}
 }
 
 // relay copies the response whose head is the first n buffered bytes (0:
 // unknown, http.ReadResponse reads it) to w, and pools the connection if
-// it can carry another request (reusable: the request went out whole).
-// An error means nothing was written to w.
-func (f *fastProxy) relay(w http.ResponseWriter, r *http.Request, p *h1.Pool, ac *h1.ClientConn, n int, count func(int), reusable bool) error {
+// it can carry another request (reusable: the request went out whole; a
+// streamed body, bs, must have gone out whole too, and bs is finished
+// here). An error means nothing was written to w.
+func (f *fastProxy) relay(w http.ResponseWriter, r *http.Request, p *h1.Pool, ac *h1.ClientConn, n int, count func(int), reusable bool, bs *h1.BodyStream) error {
 	// A client that goes away aborts the backend call.
 	if h1.SetOnGone(r.Context(), ac.AbortFunc()) {
 		defer h1.SetOnGone(r.Context(), nil)
@@ -162,7 +178,8 @@ func (f *fastProxy) relay(w http.ResponseWriter, r *http.Request, p *h1.Pool, ac
 	}
 	keep := false
 	defer func() {
-		if keep && reusable && r.Context().Err() == nil {
+		bodyOut := bs == nil || bs.Finish()
+		if keep && reusable && bodyOut && r.Context().Err() == nil {
 			p.Put(ac)
 		} else {
 			ac.Conn.Close()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,7 @@ const StatusClientClosed = 499
 // ClientStatus, not blamed on the backend.
 type Body struct {
 	rc   io.ReadCloser
+	w    http.ResponseWriter      // for Stop
 	rc2  *http.ResponseController // nil: no idle timeout
 	idle time.Duration
 	left int64 // bytes still allowed; -1: no limit
@@ -35,7 +37,12 @@ type Body struct {
 
 	mu  sync.Mutex // Read runs in the transport's goroutine
 	err error
+
+	stopped atomic.Bool // Stop was called
 }
+
+// errStopped: the body was not read to its end because the answer was out.
+var errStopped = errors.New("request body no longer read: the answer was sent")
 
 // NewBody wraps r.Body under l; w is the request's writer, for the idle
 // timeout's read deadline. It returns nil for a request without a body.
@@ -43,7 +50,7 @@ func NewBody(w http.ResponseWriter, r *http.Request, l Limits) *Body {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	b := &Body{rc: r.Body, left: -1, idle: l.BodyIdleTimeout}
+	b := &Body{rc: r.Body, w: w, left: -1, idle: l.BodyIdleTimeout}
 	if l.MaxBodyBytes > 0 {
 		b.left = l.MaxBodyBytes
 	}
@@ -54,6 +61,9 @@ func NewBody(w http.ResponseWriter, r *http.Request, l Limits) *Body {
 }
 
 func (b *Body) Read(p []byte) (int, error) {
+	if b.stopped.Load() {
+		return 0, errStopped
+	}
 	if b.left >= 0 && int64(len(p)) > b.left+1 {
 		p = p[:b.left+1] // one byte more tells "at the limit" from "past it"
 	}
@@ -63,9 +73,15 @@ func (b *Body) Read(p []byte) (int, error) {
 		if want := time.Now().Add(b.idle); want.Sub(b.deadline) > 0 {
 			b.deadline = want.Add(b.idle / 8)
 			b.rc2.SetReadDeadline(b.deadline)
+			if b.stopped.Load() { // Stop's deadline may have come first
+				b.rc2.SetReadDeadline(aLongTimeAgo)
+			}
 		}
 	}
 	n, err := b.rc.Read(p)
+	if err != nil && b.stopped.Load() {
+		return n, errStopped // Stop's deadline, not the client's doing
+	}
 	if b.left >= 0 {
 		if int64(n) > b.left {
 			n, err = int(b.left), ErrBodyTooLarge
@@ -95,6 +111,18 @@ func (b *Body) Read(p []byte) (int, error) {
 }
 
 func (b *Body) Close() error { return b.rc.Close() }
+
+// Stop ends a read of the body blocked on the client at once (the answer
+// is out and the rest of the body is not wanted), through a read deadline
+// in the past; the client's connection then closes after the answer.
+func (b *Body) Stop() {
+	b.stopped.Store(true)
+	rc := b.rc2
+	if rc == nil {
+		rc = http.NewResponseController(b.w)
+	}
+	rc.SetReadDeadline(aLongTimeAgo)
+}
 
 // Err is the first read error, nil if none.
 func (b *Body) Err() error {

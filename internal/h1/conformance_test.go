@@ -119,7 +119,18 @@ func miniProxy(backend string, l Limits) http.Handler {
 			ac = NewClientConn(c)
 		}
 		ac.Out = AppendRequestHead(ac.Out[:0], r, "", true)
-		if _, err := ac.SendRequest(r); err != nil {
+		bs, _, err := ac.SendRequest(r)
+		var resp *http.Response
+		if err == nil {
+			resp, err = http.ReadResponse(ac.BR, r)
+			if err != nil && bs != nil {
+				bs.Finish()
+				if berr := bs.Err(); errors.Is(berr, ErrClientBody) {
+					err = berr
+				}
+			}
+		}
+		if err != nil {
 			ac.Conn.Close()
 			if errors.Is(err, ErrClientBody) {
 				if code := ClientStatus(err); code != StatusClientClosed {
@@ -131,16 +142,14 @@ func miniProxy(backend string, l Limits) http.Handler {
 			w.WriteHeader(http.StatusBadGateway)
 			return
 		}
-		resp, err := http.ReadResponse(ac.BR, r)
-		if err != nil {
-			ac.Conn.Close()
-			w.WriteHeader(http.StatusBadGateway)
-			return
-		}
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
 		resp.Body.Close()
-		pool.Put(ac)
+		if bs == nil || bs.Finish() {
+			pool.Put(ac)
+		} else {
+			ac.Conn.Close()
+		}
 	})
 }
 
