@@ -17,9 +17,9 @@ import (
 // without a body, or with a small one read ahead (smallBody), forwarded on a
 // pooled keep-alive connection and answered in the handler's own goroutine.
 // http.Transport needs two goroutines per connection and channel hand-offs
-// per request; skipping them is most of the proxy's overhead. Everything
-// else (larger and chunked bodies, upgrades, Expect, h2c) goes through
-// httputil.ReverseProxy.
+// per request; skipping them is most of the proxy's overhead. Larger and
+// chunked bodies stream from a goroutine of their own (h1.BodyStream).
+// Upgrades, Expect and h2c go through httputil.ReverseProxy.
 type fastClient struct {
 	addr   string
 	pool   *h1.Pool
@@ -52,6 +52,17 @@ func fastEligible(r *http.Request) bool {
 	return true
 }
 
+// streamEligible: an HTTP/1 request whose body streams to the app on the
+// fast path (not CONNECT, no upgrade, no Expect: the ReverseProxy's).
+func streamEligible(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.Method == http.MethodConnect {
+		return false
+	}
+	_, up := r.Header["Upgrade"]
+	_, exp := r.Header["Expect"]
+	return !up && !exp
+}
+
 func (f *fastClient) get(rw *respWriter, r *http.Request, replay bool) (*h1.ClientConn, bool, error) {
 	for {
 		ac := f.pool.Get()
@@ -81,7 +92,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // failures after that abort the response. A request with a body goes out
 // once: it is not sent again on a new connection when a pooled one fails.
 func (f *fastClient) do(rw *respWriter, r *http.Request, body []byte) error {
-	replay := body == nil
+	replay := body == nil && !h1.Streams(r)
 	// Make blocking I/O on the app connection notice that the client went
 	// away; the request's timer does the same for timeouts (rw.attachApp).
 	if h1.SetOnGone(r.Context(), rw.goneFn) { // h1.Server: no allocation
@@ -102,7 +113,7 @@ func (f *fastClient) do(rw *respWriter, r *http.Request, body []byte) error {
 			f.pool.Put(ac) // untouched
 			return endedErr(rw, r)
 		}
-		resp, sr, err := f.roundTrip(ac, rw, r, body)
+		resp, sr, bs, err := f.roundTrip(ac, rw, r, body)
 		if err != nil {
 			rw.detachApp()
 			ac.Conn.Close()
@@ -121,6 +132,9 @@ func (f *fastClient) do(rw *respWriter, r *http.Request, body []byte) error {
 			ok = copyResponse(rw, resp, ac.BR)
 			closeApp = resp.Close
 			resp.Body.Close()
+		}
+		if bs != nil && !bs.Finish() {
+			closeApp = true // the answer came before the whole body went out
 		}
 		if !rw.detachApp() || !ok || closeApp {
 			ac.Conn.Close()
@@ -153,16 +167,30 @@ type simpleResp struct {
 }
 
 // roundTrip sends r and reads the response head: the common kind straight
-// into rw's header (resp nil), any other with http.ReadResponse.
-func (f *fastClient) roundTrip(ac *h1.ClientConn, rw *respWriter, r *http.Request, body []byte) (*http.Response, simpleResp, error) {
+// into rw's header (resp nil), any other with http.ReadResponse. A body to
+// stream (r.Body, no body read ahead) goes out while the answer is read:
+// the caller finishes the BodyStream once the answer is relayed; on an
+// error roundTrip has finished it.
+func (f *fastClient) roundTrip(ac *h1.ClientConn, rw *respWriter, r *http.Request, body []byte) (resp *http.Response, sr simpleResp, bs *h1.BodyStream, err error) {
 	ac.Out = h1.AppendRequestHead(ac.Out[:0], r, "", false)
-	ac.Out = append(ac.Out, body...) // the head gave its Content-Length
-	if err := ac.SendAndWait(); err != nil {
-		return nil, simpleResp{}, err
+	if body != nil || !h1.Streams(r) {
+		ac.Out = append(ac.Out, body...) // the head gave its Content-Length
+		err = ac.SendAndWait()
+	} else {
+		bs, _, err = ac.SendRequest(r)
 	}
+	if err != nil {
+		return nil, simpleResp{}, nil, err
+	}
+	defer func() {
+		if err != nil && bs != nil {
+			bs.Finish() // a client's body that failed is in rw.body (clientFault)
+			bs = nil
+		}
+	}()
 	n, err := h1.PeekHead(ac.BR)
 	if err != nil {
-		return nil, simpleResp{}, err
+		return nil, simpleResp{}, bs, err
 	}
 	if n > 0 {
 		buf, _ := ac.BR.Peek(n)
@@ -171,21 +199,22 @@ func (f *fastClient) roundTrip(ac *h1.ClientConn, rw *respWriter, r *http.Reques
 		vals := make([]string, 0, bytes.Count(buf, crlf)-2)
 		if code, length, _, ok := h1.ParseRespHead(string(buf), rw.Header(), vals); ok {
 			ac.BR.Discard(n)
-			return nil, simpleResp{code: code, length: length}, nil
+			return nil, simpleResp{code: code, length: length}, bs, nil
 		}
 	}
 	for {
-		resp, err := http.ReadResponse(ac.BR, r)
+		resp, err = http.ReadResponse(ac.BR, r)
 		if err != nil {
-			return nil, simpleResp{}, err
+			return nil, simpleResp{}, bs, err
 		}
 		switch {
 		case resp.StatusCode == http.StatusSwitchingProtocols:
-			return nil, simpleResp{}, errors.New("unexpected 101 Switching Protocols")
+			err = errors.New("unexpected 101 Switching Protocols")
+			return nil, simpleResp{}, bs, err
 		case resp.StatusCode < 200:
 			continue // informational responses are not forwarded
 		}
-		return resp, simpleResp{}, nil
+		return resp, simpleResp{}, bs, nil
 	}
 }
 

@@ -201,6 +201,17 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		// An in-memory body lets the Transport write the request head and
 		// body with one write (it flushes the head first for other readers).
 		out.Body = io.NopCloser(bytes.NewReader(b))
+	} else if h.fast != nil && rw.body != nil && streamEligible(r) {
+		// Larger and chunked bodies stream on a pooled connection too,
+		// while the answer is read (full duplex: net/http would drop the
+		// unread body at the first write otherwise; the engine's server
+		// always allows it).
+		http.NewResponseController(rw).EnableFullDuplex()
+		r.Body = rw.body
+		if err := h.fast.do(rw, r, nil); err != nil {
+			h.forwardError(rw, r, err)
+		}
+		return
 	}
 	h.rp.ServeHTTP(rw, out)
 }

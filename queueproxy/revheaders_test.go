@@ -51,7 +51,7 @@ func TestWhatReachesTheAppOnEveryPath(t *testing.T) {
 	}{
 		{"GET, the fast path", "GET", q.HTTP, nil, http.DefaultTransport, "HTTP/1.1"},
 		{"POST of 4 KiB, the fast path", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 4<<10)), http.DefaultTransport, "HTTP/1.1"},
-		{"POST of 64 KiB, the ReverseProxy", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 64<<10)), http.DefaultTransport, "HTTP/1.1"},
+		{"POST of 64 KiB, streamed on the fast path", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 64<<10)), http.DefaultTransport, "HTTP/1.1"},
 		{"chunked POST", "POST", q.HTTP, io.MultiReader(strings.NewReader("chunk")), http.DefaultTransport, "HTTP/1.1"},
 		{"h2c", "POST", q.H2C, strings.NewReader("h2c body"), h2, "HTTP/2.0"},
 	}
