@@ -6,6 +6,7 @@
 #   bench/queueproxy.sh            # ROUNDS=3 DUR=8 RATE=5000 RATE_DUR=10 by default
 #   QP_GOMAXPROCS= QP_GODEBUG= bench/queueproxy.sh   # without gantry's runtime settings
 #   QP_BASELINE=3f04b5c bench/queueproxy.sh   # adds that commit's queue-proxy, same run
+#   BODY=65536 bench/queueproxy.sh   # POSTs of that many bytes instead of GETs
 #
 # Prints saturated requests/s (wrk -t2 -c50) and the ratio to direct,
 # CPU-seconds per 1000 requests of the proxy process at a fixed rate
@@ -95,7 +96,13 @@ for t in queue-proxy ${QP_BASELINE:+qp@base}; do
 		sleep 0.1
 	done
 done
-for t in "${targets[@]}"; do curl -sf -o /dev/null "${url[$t]}"; wrk -t2 -c"$CONNS" -d2s "${url[$t]}" >/dev/null; done
+BODY=${BODY:-0}
+script=()
+if [ "$BODY" -gt 0 ]; then
+	printf 'wrk.method = "POST"\nwrk.body = string.rep("b", %d)\nwrk.headers["Content-Type"] = "application/octet-stream"\n' "$BODY" >"$tmp/post.lua"
+	script=(-s "$tmp/post.lua")
+fi
+for t in "${targets[@]}"; do curl -sf -o /dev/null "${url[$t]}"; wrk -t2 -c"$CONNS" -d2s "${script[@]}" "${url[$t]}" >/dev/null; done
 
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
@@ -109,13 +116,13 @@ to_us() { # wrk latency like 95.00us, 1.20ms, 2.00s -> microseconds
 
 for r in $(seq "$ROUNDS"); do
 	for t in "${targets[@]}"; do
-		rps=$(wrk -t2 -c"$CONNS" -d"${DUR}s" "${url[$t]}" | awk '/Requests\/sec/ { print $2 }')
+		rps=$(wrk -t2 -c"$CONNS" -d"${DUR}s" "${script[@]}" "${url[$t]}" | awk '/Requests\/sec/ { print $2 }')
 		rps_sum[$t]=$(awk -v a="${rps_sum[$t]}" -v b="$rps" 'BEGIN { print a + b }')
 		echo "round $r saturated $t: $rps req/s" >&2
 	done
 	for t in "${targets[@]}"; do
 		c0=$(cpu_ticks "${proc[$t]}")
-		out=$("$tmp/qpbench" rate -url "${url[$t]}" -rps "$RATE" -d "${RATE_DUR}s" -c "$CONNS")
+		out=$("$tmp/qpbench" rate -url "${url[$t]}" -body "$BODY" -rps "$RATE" -d "${RATE_DUR}s" -c "$CONNS")
 		c1=$(cpu_ticks "${proc[$t]}")
 		ok=$(echo "$out" | sed -E 's/.* ok=([0-9]+).*/\1/')
 		cpu=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v ok="$ok" 'BEGIN { printf "%.4f", c / hz / ok * 1000 }')
@@ -123,7 +130,7 @@ for r in $(seq "$ROUNDS"); do
 		echo "round $r fixed-rate $t: $out cpu_s_per_1000=$cpu" >&2
 	done
 	for t in "${targets[@]}"; do
-		lat=$(wrk -t1 -c1 -d"${LAT_DUR}s" --latency "${url[$t]}")
+		lat=$(wrk -t1 -c1 -d"${LAT_DUR}s" --latency "${script[@]}" "${url[$t]}")
 		p50=$(to_us "$(echo "$lat" | awk '$1 == "50%" { print $2 }')")
 		p99=$(to_us "$(echo "$lat" | awk '$1 == "99%" { print $2 }')")
 		p50_sum[$t]=$(awk -v a="${p50_sum[$t]}" -v b="$p50" 'BEGIN { print a + b }')
@@ -135,6 +142,7 @@ done
 direct_rps=$(awk -v s="${rps_sum[direct]}" -v n="$ROUNDS" 'BEGIN { print s / n }')
 direct_p50=$(awk -v s="${p50_sum[direct]}" -v n="$ROUNDS" 'BEGIN { print s / n }')
 echo
+[ "$BODY" -gt 0 ] && echo "POST of $BODY bytes"
 echo "mean of $ROUNDS interleaved rounds; wrk -t2 -c$CONNS -d${DUR}s; fixed rate $RATE rps for ${RATE_DUR}s; one connection wrk -t1 -c1 -d${LAT_DUR}s"
 printf '%-12s %12s %8s %16s %10s %10s %12s\n' target "req/s" ratio "cpu-s/1000req" "p50(us)" "p99(us)" "+p50(us)"
 for t in "${targets[@]}"; do

@@ -167,16 +167,18 @@ type simpleResp struct {
 }
 
 // roundTrip sends r and reads the response head: the common kind straight
-// into rw's header (resp nil), any other with http.ReadResponse. A body to
-// stream (r.Body, no body read ahead) goes out while the answer is read:
+// into rw's header (resp nil), any other with http.ReadResponse. A body not
+// read ahead (r.Body) that is too large for the head's write streams while
+// the answer is read:
 // the caller finishes the BodyStream once the answer is relayed; on an
 // error roundTrip has finished it.
 func (f *fastClient) roundTrip(ac *h1.ClientConn, rw *respWriter, r *http.Request, body []byte) (resp *http.Response, sr simpleResp, bs *h1.BodyStream, err error) {
 	ac.Out = h1.AppendRequestHead(ac.Out[:0], r, "", false)
-	if body != nil || !h1.Streams(r) {
+	if body != nil || r.Body == nil || r.Body == http.NoBody {
 		ac.Out = append(ac.Out, body...) // the head gave its Content-Length
 		err = ac.SendAndWait()
 	} else {
+		// Up to 16 KiB goes with the head; more, or chunked, streams (bs).
 		bs, _, err = ac.SendRequest(r)
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,8 @@ func TestWhatReachesTheAppOnEveryPath(t *testing.T) {
 			r.Header.Get("X-Forwarded-Proto"), strings.Join(r.Header.Values("Forwarded"), ",")}, "|")
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		n, _ := io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Len", strconv.FormatInt(n, 10))
 		w.Header().Set("X-Seen", seen(r))
 		w.Header().Set("X-Proto", r.Proto)
 	})}
@@ -48,12 +50,14 @@ func TestWhatReachesTheAppOnEveryPath(t *testing.T) {
 		body         io.Reader
 		rt           http.RoundTripper
 		proto        string
+		size         int
 	}{
-		{"GET, the fast path", "GET", q.HTTP, nil, http.DefaultTransport, "HTTP/1.1"},
-		{"POST of 4 KiB, the fast path", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 4<<10)), http.DefaultTransport, "HTTP/1.1"},
-		{"POST of 64 KiB, streamed on the fast path", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 64<<10)), http.DefaultTransport, "HTTP/1.1"},
-		{"chunked POST", "POST", q.HTTP, io.MultiReader(strings.NewReader("chunk")), http.DefaultTransport, "HTTP/1.1"},
-		{"h2c", "POST", q.H2C, strings.NewReader("h2c body"), h2, "HTTP/2.0"},
+		{"GET, the fast path", "GET", q.HTTP, nil, http.DefaultTransport, "HTTP/1.1", 0},
+		{"POST of 4 KiB, the fast path", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 4<<10)), http.DefaultTransport, "HTTP/1.1", 4096},
+		{"POST of 8 KiB, sent with the head", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 8<<10)), http.DefaultTransport, "HTTP/1.1", 8192},
+		{"POST of 64 KiB, streamed on the fast path", "POST", q.HTTP, strings.NewReader(strings.Repeat("b", 64<<10)), http.DefaultTransport, "HTTP/1.1", 65536},
+		{"chunked POST", "POST", q.HTTP, io.MultiReader(strings.NewReader("chunk")), http.DefaultTransport, "HTTP/1.1", 5},
+		{"h2c", "POST", q.H2C, strings.NewReader("h2c body"), h2, "HTTP/2.0", 8},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,6 +74,9 @@ func TestWhatReachesTheAppOnEveryPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
+			if want := strconv.Itoa(c.size); resp.Header.Get("X-Len") != want {
+				t.Errorf("the app got %s body bytes, want %s", resp.Header.Get("X-Len"), want)
+			}
 			if resp.StatusCode != 200 || resp.Header.Get("X-Proto") != c.proto {
 				t.Fatalf("status %d, the app spoke %q, want 200 and %s", resp.StatusCode, resp.Header.Get("X-Proto"), c.proto)
 			}
