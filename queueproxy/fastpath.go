@@ -92,7 +92,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // failures after that abort the response. A request with a body goes out
 // once: it is not sent again on a new connection when a pooled one fails.
 func (f *fastClient) do(rw *respWriter, r *http.Request, body []byte) error {
-	replay := body == nil && !h1.Streams(r)
+	replay := body == nil && (r.Body == nil || r.Body == http.NoBody)
 	// Make blocking I/O on the app connection notice that the client went
 	// away; the request's timer does the same for timeouts (rw.attachApp).
 	if h1.SetOnGone(r.Context(), rw.goneFn) { // h1.Server: no allocation
@@ -114,6 +114,11 @@ func (f *fastClient) do(rw *respWriter, r *http.Request, body []byte) error {
 			return endedErr(rw, r)
 		}
 		resp, sr, bs, err := f.roundTrip(ac, rw, r, body)
+		if bs != nil {
+			// Once more, should the copy below panic: the body's goroutine
+			// must not outlive the handler. The loop ends after this one.
+			defer bs.Finish()
+		}
 		if err != nil {
 			rw.detachApp()
 			ac.Conn.Close()

@@ -201,8 +201,10 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		// An in-memory body lets the Transport write the request head and
 		// body with one write (it flushes the head first for other readers).
 		out.Body = io.NopCloser(bytes.NewReader(b))
-	} else if h.fast != nil && rw.body != nil && streamEligible(r) {
-		// Larger and chunked bodies stream on a pooled connection too,
+	} else if h.fast != nil && rw.body != nil && h1.Streams(r) && streamEligible(r) {
+		// Bodies over 16 KiB and chunked ones stream on a pooled
+		// connection too (4-16 KiB stay on the ReverseProxy, whose read
+		// of them ends with the request's timer),
 		// while the answer is read (full duplex: net/http would drop the
 		// unread body at the first write otherwise; the engine's server
 		// always allows it).

@@ -35,8 +35,10 @@ type Body struct {
 	// change, and may wake the netpoller, so not one per read.
 	deadline time.Time
 
-	mu  sync.Mutex // Read runs in the transport's goroutine
-	err error
+	mu     sync.Mutex // Read runs in the transport's goroutine
+	err    error
+	eof    bool                     // read to its end (Stop does nothing then)
+	stopRC *http.ResponseController // Stop's, when there is no rc2
 
 	stopped atomic.Bool // Stop was called
 }
@@ -79,7 +81,7 @@ func (b *Body) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := b.rc.Read(p)
-	if err != nil && b.stopped.Load() {
+	if err != nil && err != io.EOF && b.stopped.Load() {
 		return n, errStopped // Stop's deadline, not the client's doing
 	}
 	if b.left >= 0 {
@@ -92,14 +94,21 @@ func (b *Body) Read(p []byte) (int, error) {
 	case err == nil:
 		return n, nil
 	case err == io.EOF:
-		if b.rc2 != nil {
-			// The server's own reads (its watch for a closed connection)
-			// must not inherit the body's deadline. After other errors it
-			// stays: the server then gives up on the rest of the body at
-			// once instead of waiting to discard it.
-			b.rc2.SetReadDeadline(time.Time{})
+		// The server's own reads (its watch for a closed connection) must
+		// not inherit the body's deadline, nor Stop's: that would end the
+		// request before its answer is flushed. After other errors it
+		// stays: the server then gives up on the rest of the body at once
+		// instead of waiting to discard it.
+		b.mu.Lock()
+		b.eof = true
+		if rc := b.rc2; rc != nil || b.stopped.Load() {
+			if rc == nil {
+				rc = b.stopRC
+			}
+			rc.SetReadDeadline(time.Time{})
 			b.deadline = time.Time{}
 		}
+		b.mu.Unlock()
 		return n, err
 	}
 	b.mu.Lock()
@@ -116,10 +125,16 @@ func (b *Body) Close() error { return b.rc.Close() }
 // is out and the rest of the body is not wanted), through a read deadline
 // in the past; the client's connection then closes after the answer.
 func (b *Body) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.eof {
+		return // read whole: nothing blocks on the client
+	}
 	b.stopped.Store(true)
 	rc := b.rc2
 	if rc == nil {
-		rc = http.NewResponseController(b.w)
+		b.stopRC = http.NewResponseController(b.w)
+		rc = b.stopRC
 	}
 	rc.SetReadDeadline(aLongTimeAgo)
 }

@@ -2,12 +2,14 @@ package h1
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -143,5 +145,65 @@ func TestBodyIdleDeadlineIsCoarse(t *testing.T) {
 	io.Copy(io.Discard, b)
 	if last := w.set[len(w.set)-1]; !last.IsZero() {
 		t.Errorf("after EOF the deadline is %v, want none", last)
+	}
+}
+
+// stopRecorder is a ResponseWriter that keeps its read deadline.
+type stopRecorder struct {
+	http.ResponseWriter
+	mu       sync.Mutex
+	deadline time.Time
+}
+
+func (d *stopRecorder) SetReadDeadline(t time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.deadline = t
+	return nil
+}
+
+func (d *stopRecorder) get() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.deadline
+}
+
+// Stop ends a read blocked on the client, but leaves no deadline behind
+// once the body was read whole: the server's watch for a closed client
+// would take it for a client gone and drop the answer not yet flushed.
+func TestBodyStop(t *testing.T) {
+	for _, idle := range []time.Duration{0, time.Minute} {
+		t.Run("idle timeout "+idle.String(), func(t *testing.T) {
+			rec := &stopRecorder{ResponseWriter: httptest.NewRecorder()}
+			r := httptest.NewRequest("POST", "/", strings.NewReader("abc"))
+			b := NewBody(rec, r, Limits{BodyIdleTimeout: idle})
+			if _, err := io.ReadAll(b); err != nil {
+				t.Fatal(err)
+			}
+			b.Stop()
+			if d := rec.get(); !d.IsZero() {
+				t.Errorf("read deadline %v after Stop on a body read whole, want none", d)
+			}
+			if n, err := b.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Errorf("read after the end and Stop: %d, %v; want EOF", n, err)
+			}
+
+			// Stopped before its end: the deadline ends the read, and the
+			// error is not the client's.
+			pr, pw := io.Pipe()
+			r = httptest.NewRequest("POST", "/", pr)
+			b = NewBody(rec, r, Limits{BodyIdleTimeout: idle})
+			b.Stop()
+			if d := rec.get(); !d.Equal(aLongTimeAgo) {
+				t.Errorf("read deadline %v after Stop mid-body, want one in the past", d)
+			}
+			if _, err := b.Read(make([]byte, 1)); !errors.Is(err, errStopped) {
+				t.Errorf("read after Stop: %v, want errStopped", err)
+			}
+			if b.ClientStatus() != 0 {
+				t.Errorf("a stopped body is blamed on the client: %d", b.ClientStatus())
+			}
+			pw.Close()
+		})
 	}
 }
