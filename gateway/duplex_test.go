@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/internal/h1"
+	"github.com/gantry-dev/gantry/internal/testapp"
 )
 
 // engineFront serves g with the engine's server, as `gantry up` does (a
@@ -38,22 +39,7 @@ func engineFront(t *testing.T, g *Gateway) string {
 // the answer deadlocks on (the app stops reading once nobody reads what it
 // writes).
 func TestFullDuplexEcho(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.NewResponseController(w).EnableFullDuplex()
-		w.WriteHeader(200)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Body.Read(buf)
-			if n > 0 {
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}))
+	backend := httptest.NewServer(testapp.Echo())
 	netFront, g := fastFrontTo(t, backend)
 	fronts := map[string]string{"net/http front": netFront.URL, "engine front": engineFront(t, g)}
 	body := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB: more than loopback TCP buffers hold

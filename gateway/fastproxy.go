@@ -30,17 +30,6 @@ type fastProxy struct {
 
 const maxIdlePerBackend = 64
 
-// fastEligible: HTTP/1, not CONNECT, no upgrade, no Expect (http.Transport's
-// ExpectContinueTimeout handles that).
-func fastEligible(r *http.Request) bool {
-	if r.ProtoMajor != 1 || r.Method == http.MethodConnect {
-		return false
-	}
-	_, up := r.Header["Upgrade"]
-	_, exp := r.Header["Expect"]
-	return !up && !exp
-}
-
 // replayable: a request that may be sent again on a new connection when a
 // pooled one turns out closed (http.Transport's rule: idempotent, no body).
 func replayable(r *http.Request) bool {

@@ -384,7 +384,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, call backendCa
 	if body != nil {
 		r.Body = body // a failed forward can then tell the client's fault (backendError)
 	}
-	if !call.h2c && fastEligible(r) {
+	if !call.h2c && h1.Forwards(r) {
 		addr := call.addr
 		if call.unix != "" {
 			addr = call.unix

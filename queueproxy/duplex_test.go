@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gantry-dev/gantry/internal/testapp"
 )
 
 // Bodies too large to read ahead stream to the app on the fast path while
@@ -18,27 +20,15 @@ import (
 // and chunked), and the client's request trailers reach it after a chunked
 // body.
 func TestStreamedBodiesFullDuplex(t *testing.T) {
+	echo := testapp.Echo()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.NewResponseController(w).EnableFullDuplex()
 		if r.URL.Path == "/trailers" {
 			n, _ := io.Copy(io.Discard, r.Body)
 			w.Header().Set("X-Got", r.Trailer.Get("X-Checksum")+"|"+strings.Join(r.TransferEncoding, ","))
 			io.WriteString(w, strings.Repeat("x", int(n%7)))
 			return
 		}
-		w.WriteHeader(200)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Body.Read(buf)
-			if n > 0 {
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
+		echo.ServeHTTP(w, r)
 	})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

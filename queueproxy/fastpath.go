@@ -52,17 +52,6 @@ func fastEligible(r *http.Request) bool {
 	return true
 }
 
-// streamEligible: an HTTP/1 request whose body streams to the app on the
-// fast path (not CONNECT, no upgrade, no Expect: the ReverseProxy's).
-func streamEligible(r *http.Request) bool {
-	if r.ProtoMajor != 1 || r.Method == http.MethodConnect {
-		return false
-	}
-	_, up := r.Header["Upgrade"]
-	_, exp := r.Header["Expect"]
-	return !up && !exp
-}
-
 func (f *fastClient) get(rw *respWriter, r *http.Request, replay bool) (*h1.ClientConn, bool, error) {
 	for {
 		ac := f.pool.Get()

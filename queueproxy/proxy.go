@@ -201,7 +201,7 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		// An in-memory body lets the Transport write the request head and
 		// body with one write (it flushes the head first for other readers).
 		out.Body = io.NopCloser(bytes.NewReader(b))
-	} else if h.fast != nil && rw.body != nil && h1.Streams(r) && streamEligible(r) {
+	} else if h.fast != nil && rw.body != nil && h1.Streams(r) && h1.Forwards(r) {
 		// Bodies over 16 KiB and chunked ones stream on a pooled
 		// connection too (4-16 KiB stay on the ReverseProxy, whose read
 		// of them ends with the request's timer),

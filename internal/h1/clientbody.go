@@ -55,6 +55,18 @@ func (ac *ClientConn) SendRequest(r *http.Request) (s *BodyStream, bodyRead bool
 	return s, true, nil
 }
 
+// Forwards reports whether the engine's client carries r: HTTP/1, not
+// CONNECT, no upgrade, no Expect (those stay with httputil.ReverseProxy,
+// whose Transport handles 100-continue and hands over the connection).
+func Forwards(r *http.Request) bool {
+	if r.ProtoMajor != 1 || r.Method == http.MethodConnect {
+		return false
+	}
+	_, up := r.Header["Upgrade"]
+	_, exp := r.Header["Expect"]
+	return !up && !exp
+}
+
 // Streams reports whether SendRequest streams r's body (a BodyStream).
 func Streams(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && !(r.ContentLength >= 0 && r.ContentLength <= inlineBody)
