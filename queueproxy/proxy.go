@@ -69,8 +69,9 @@ func buildHandler(d handlerDeps, transport http.RoundTripper) *proxyHandler {
 			// The trailers the body ends with are read after this: the
 			// Transport sends what the map holds then (Clone copied it empty).
 			pr.Out.Trailer = pr.In.Trailer
-			// Pass the gateway's X-Forwarded-* and Forwarded through instead of rebuilding
-			// them (Rewrite drops them), as the fast path does.
+			// Pass the gateway's X-Forwarded-* and Forwarded through
+			// instead of rebuilding them (Rewrite drops them), as the fast
+			// path does.
 			for _, k := range forwardedHeaders {
 				if v, ok := pr.In.Header[k]; ok {
 					pr.Out.Header[k] = v
@@ -203,11 +204,10 @@ func (h *proxyHandler) forward(rw *respWriter, r *http.Request, traceID string) 
 		out.Body = io.NopCloser(bytes.NewReader(b))
 	} else if h.fast != nil && rw.body != nil && h1.Streams(r) && h1.Forwards(r) {
 		// Bodies over 16 KiB and chunked ones stream on a pooled
-		// connection too (4-16 KiB stay on the ReverseProxy, whose read
-		// of them ends with the request's timer),
-		// while the answer is read (full duplex: net/http would drop the
-		// unread body at the first write otherwise; the engine's server
-		// always allows it).
+		// connection too, while the answer is read (full duplex: net/http
+		// would drop the unread body at the first write otherwise; the
+		// engine's server always allows it). 4-16 KiB stay on the
+		// ReverseProxy, whose read of them ends with the request's timer.
 		http.NewResponseController(rw).EnableFullDuplex()
 		r.Body = rw.body
 		if err := h.fast.do(rw, r, nil); err != nil {
